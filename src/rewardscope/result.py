@@ -1,0 +1,102 @@
+"""A small result object that every workflow returns.
+
+It holds tables (pandas), arrays (numpy) and a JSON-able summary, saves itself to a
+folder (CSV or Parquet, TIFF, ``summary.json``) and shows itself in Jupyter. Figures are
+drawn by :mod:`rewardscope.report`, which the core never imports.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rewardscope.io.write import write_json, write_table, write_tiff
+from rewardscope.units import Length
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the libraries results depend on."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("rewardscope", "numpy", "scipy", "scikit-image", "scikit-learn", "optuna", "torch", "pandas"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass
+class Result:
+    """Tables, arrays and a summary produced by one analysis.
+
+    Attributes
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Saved as ``<name>.csv`` (``<name>.parquet`` with ``table_format="parquet"``).
+    arrays : dict of str to numpy.ndarray
+        Saved as ``<name>.tif`` with the pixel size.
+    summary : dict
+        Saved as ``summary.json`` together with versions and the command line.
+    image : numpy.ndarray, optional
+        The analysed image, kept for figures; not saved.
+    pixel_size : Length, optional
+        Calibration of ``image``.
+
+    Examples
+    --------
+    >>> r = Result(tables={"atoms": pd.DataFrame({"x": [1.0], "y": [2.0]})}, summary={"n_atoms": 1})
+    >>> r["atoms"].shape
+    (1, 2)
+    """
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray | None = None
+    pixel_size: Length | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+    def save(self, folder: str | Path, *, table_format: str = "csv") -> Path:
+        """Write tables, arrays and ``summary.json`` into ``folder`` (created if needed)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables.items():
+            write_table(folder / f"{name}.{table_format}", table)
+        for name, arr in self.arrays.items():
+            write_tiff(folder / f"{name}.tif", arr, pixel_size=self.pixel_size)
+        summary = dict(self.summary)
+        summary.setdefault("pixel_size", self.pixel_size)
+        summary["versions"] = versions()
+        summary["command"] = " ".join(sys.argv) if sys.argv else None
+        summary["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        write_json(folder / "summary.json", summary)
+        return folder
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v, default=str)[:120])}</td></tr>"
+            for k, v in self.summary.items() if not isinstance(v, (dict, list))
+        )
+        tables = "".join(
+            f"<p><b>{html.escape(n)}</b> ({len(t)} rows)</p>{t.head(5).to_html(float_format='%.4g')}"
+            for n, t in self.tables.items()
+        )
+        return f"<div><b>{type(self).__name__}</b><table>{rows}</table>{tables}</div>"
+
+    def __repr__(self) -> str:
+        tabs = ", ".join(f"{n}: {len(t)} rows" for n, t in self.tables.items())
+        return f"{type(self).__name__}({tabs})"

@@ -1,0 +1,123 @@
+"""Physical lengths with explicit units.
+
+Lengths on the command line and in the API carry their unit: ``"0.35A"``, ``"0.035nm"``,
+``"35pm"``, ``"0.5 Å"``. Internally lengths are converted to ångström.  No units library
+is used because only lengths (four units) are needed and pint would add a heavy
+dependency for one parse function.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from rewardscope.errors import CalibrationError
+
+#: Size of one unit in ångström.
+UNIT_IN_ANGSTROM: dict[str, float] = {"A": 1.0, "nm": 10.0, "pm": 0.01, "um": 1.0e4}
+
+_ALIASES = {
+    "a": "A", "å": "A", "angstrom": "A", "angstroms": "A", "ang": "A",
+    "nm": "nm", "nanometer": "nm", "nanometers": "nm", "nanometre": "nm",
+    "pm": "pm", "picometer": "pm", "picometre": "pm",
+    "um": "um", "µm": "um", "μm": "um", "micron": "um", "micrometer": "um",
+}
+_PATTERN = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*)?$")
+
+
+@dataclass(frozen=True)
+class Length:
+    """A length with a unit.
+
+    Parameters
+    ----------
+    value : float
+        Magnitude in ``unit``.
+    unit : str
+        One of ``"A"`` (ångström), ``"nm"``, ``"pm"``, ``"um"``.
+
+    Examples
+    --------
+    >>> Length(0.035, "nm").angstrom
+    0.35
+    """
+
+    value: float
+    unit: str = "A"
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNIT_IN_ANGSTROM:
+            raise CalibrationError(f"unknown length unit {self.unit!r}; use A, nm, pm or um")
+        if not math.isfinite(self.value) or self.value <= 0:
+            raise CalibrationError(f"a length must be positive and finite, got {self.value} {self.unit}")
+
+    @property
+    def angstrom(self) -> float:
+        """The length in ångström."""
+        return round(self.value * UNIT_IN_ANGSTROM[self.unit], 12)
+
+    @property
+    def nm(self) -> float:
+        """The length in nanometres."""
+        return self.to("nm")
+
+    def to(self, unit: str) -> float:
+        """Return the magnitude in ``unit`` (``A``, ``nm``, ``pm`` or ``um``)."""
+        unit = _normalise_unit(unit)
+        return round(self.value * UNIT_IN_ANGSTROM[self.unit] / UNIT_IN_ANGSTROM[unit], 12)
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {'Å' if self.unit == 'A' else self.unit}"
+
+
+def _normalise_unit(unit: str) -> str:
+    key = unit.strip()
+    if key in UNIT_IN_ANGSTROM:
+        return key
+    norm = _ALIASES.get(key.lower())
+    if norm is None:
+        raise CalibrationError(f"unknown length unit {unit!r}; use A, nm, pm or um")
+    return norm
+
+
+def parse_length(text: str | float | Length, *, default_unit: str | None = None) -> Length:
+    """Parse a length such as ``"0.35A"``, ``"0.035 nm"`` or ``"35pm"``.
+
+    Parameters
+    ----------
+    text : str, float or Length
+        The length. A bare number is accepted only when ``default_unit`` is given.
+    default_unit : str, optional
+        Unit for a bare number.
+
+    Returns
+    -------
+    Length
+        The parsed, validated length (positive and finite).
+
+    Raises
+    ------
+    CalibrationError
+        If the text is not a positive length with a known unit.
+
+    Examples
+    --------
+    >>> parse_length("35pm").angstrom
+    0.35
+    """
+    if isinstance(text, Length):
+        return text
+    if isinstance(text, (int, float)):
+        if default_unit is None:
+            raise CalibrationError(f"length {text} has no unit; write e.g. '{text}A' or '{text}nm'")
+        return Length(float(text), _normalise_unit(default_unit))
+    match = _PATTERN.match(str(text))
+    if match is None:
+        raise CalibrationError(f"cannot read {text!r} as a length; write e.g. '0.35A', '0.035nm' or '35pm'")
+    value, unit = float(match.group(1)), match.group(2)
+    if unit is None:
+        if default_unit is None:
+            raise CalibrationError(f"length {text!r} has no unit; write e.g. '{text}A' or '{text}nm'")
+        unit = default_unit
+    return Length(value, _normalise_unit(unit))
