@@ -15,6 +15,7 @@ from rewardscope.cli.common import console, guard
 app = typer.Typer(
     name="rewardscope", no_args_is_help=True, add_completion=False,
     help="Reward-driven analysis of electron-microscopy images and movies.",
+    pretty_exceptions_enable=False,
 )
 
 

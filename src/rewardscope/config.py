@@ -1,0 +1,50 @@
+"""Validation of configuration models with one readable error line.
+
+Every workflow's configuration is a pydantic model (defaults and descriptions in one
+place, shared by the API and the CLI). :func:`make_config` builds one from a base config
+plus keyword overrides and turns pydantic's multi-line report into a
+:class:`~rewardscope.errors.ParameterError` that the CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from rewardscope.errors import ParameterError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def make_config(model: type[M], base: M | None = None, **overrides: Any) -> M:
+    """Return ``model`` built from ``base`` (or defaults) with ``overrides`` applied and validated.
+
+    Parameters
+    ----------
+    model : type of pydantic.BaseModel
+    base : model instance, optional
+    **overrides
+        Field values to replace.
+
+    Raises
+    ------
+    ParameterError
+        One line naming each bad field, e.g. ``size: Input should be greater than or equal to 16``.
+
+    Examples
+    --------
+    >>> from pydantic import BaseModel, Field
+    >>> class C(BaseModel):
+    ...     trials: int = Field(10, ge=1)
+    >>> make_config(C, trials=5).trials
+    5
+    """
+    data = (base or model()).model_dump()
+    data.update(overrides)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']} (got {e.get('input')!r})"
+                 for e in exc.errors()]
+        raise ParameterError("; ".join(parts)) from None
