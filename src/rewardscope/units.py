@@ -55,7 +55,7 @@ class Length:
     @property
     def angstrom(self) -> float:
         """The length in ångström."""
-        return round(self.value * UNIT_IN_ANGSTROM[self.unit], 12)
+        return _tidy(self.value * UNIT_IN_ANGSTROM[self.unit])
 
     @property
     def nm(self) -> float:
@@ -65,10 +65,15 @@ class Length:
     def to(self, unit: str) -> float:
         """Return the magnitude in ``unit`` (``A``, ``nm``, ``pm`` or ``um``)."""
         unit = _normalise_unit(unit)
-        return round(self.value * UNIT_IN_ANGSTROM[self.unit] / UNIT_IN_ANGSTROM[unit], 12)
+        return _tidy(self.value * UNIT_IN_ANGSTROM[self.unit] / UNIT_IN_ANGSTROM[unit])
 
     def __str__(self) -> str:
         return f"{self.value:g} {'Å' if self.unit == 'A' else self.unit}"
+
+
+def _tidy(value: float) -> float:
+    """Drop float noise from unit conversion (0.35000000000000003 -> 0.35), keeping 13 digits."""
+    return float(f"{value:.13g}")
 
 
 def _normalise_unit(unit: str) -> str:
