@@ -42,6 +42,30 @@ def test_emd_calibration(tmp_path):
     assert img.pixel_size.nm == pytest.approx(0.0421, rel=1e-6)
 
 
+def _mrc(path, data, pixel_size_angstrom):
+    """A minimal MRC2014 file written by hand from the format's header layout."""
+    import struct
+
+    ny, nx = data.shape
+    header = bytearray(1024)
+    struct.pack_into("<3i", header, 0, nx, ny, 1)
+    struct.pack_into("<i", header, 12, 2)  # mode 2: float32
+    struct.pack_into("<3i", header, 28, nx, ny, 1)  # sampling mx, my, mz
+    struct.pack_into("<3f", header, 40, nx * pixel_size_angstrom, ny * pixel_size_angstrom, pixel_size_angstrom)
+    struct.pack_into("<3f", header, 52, 90, 90, 90)
+    struct.pack_into("<3i", header, 64, 1, 2, 3)
+    struct.pack_into("<4s4B", header, 208, b"MAP ", 0x44, 0x44, 0, 0)
+    path.write_bytes(bytes(header) + data.astype("<f4").tobytes())
+
+
+def test_mrc_calibration(tmp_path):
+    data = np.arange(30 * 40, dtype=np.float32).reshape(30, 40)
+    _mrc(tmp_path / "d.mrc", data, 1.5)
+    img = read_image(tmp_path / "d.mrc")
+    np.testing.assert_array_equal(img.data, data)
+    assert img.pixel_size.angstrom == pytest.approx(1.5, rel=1e-6)
+
+
 def test_stack_comes_back_as_frames_rows_cols(tmp_path):
     data = np.random.default_rng(2).random((5, 20, 30)).astype(np.float32)
     write_tiff(tmp_path / "m.tif", data, pixel_size=Length(0.1, "nm"))
