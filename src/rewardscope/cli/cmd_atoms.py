@@ -1,0 +1,67 @@
+"""``rewardscope atoms IMAGE --out DIR``: reward-driven atom finding (LoG*, plain LoG, DCNN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.options import option
+from rewardscope.workflows.atoms import AtomsConfig
+
+
+@guard
+def atoms(
+    image: Path = typer.Argument(..., help="HAADF-STEM image (.tif, .dm4, .emd, .npy, ...)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, trials.csv, pareto.csv, summary.json, overlay.png, pareto.png."),
+    lattice: str | None = option(AtomsConfig, "lattice"),
+    cif: str | None = option(AtomsConfig, "cif"),
+    zone: tuple[int, int, int] | None = typer.Option(None, "--zone", help="Zone axis U V W for --cif.", show_default=False),
+    pixel_size: str | None = option(AtomsConfig, "pixel_size"),
+    method: str = option(AtomsConfig, "method"),
+    trials: int = option(AtomsConfig, "trials"),
+    sampler: str = option(AtomsConfig, "sampler"),
+    select: str = option(AtomsConfig, "select"),
+    seed: int = option(AtomsConfig, "seed"),
+    n_expected: float | None = option(AtomsConfig, "n_expected"),
+    oracle: str | None = typer.Option(None, "--oracle", help="dcnn: the network's atom count replaces the expected count in QC, and the result is scored (F1) against the network's atoms."),
+    ensemble: int = option(AtomsConfig, "ensemble"),
+    er_factor: float = option(AtomsConfig, "er_factor"),
+    storage: str | None = option(AtomsConfig, "storage"),
+    study_name: str | None = option(AtomsConfig, "study_name"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimisation."""
+    from rewardscope.io import read_image
+    from rewardscope.report.atoms import plot_atoms
+    from rewardscope.report.pareto import plot_pareto
+    from rewardscope.workflows.atoms import find_atoms
+
+    img = read_image(image, pixel_size=pixel_size)
+    from rewardscope.workflows.atoms_dcnn import find_atoms_with_oracle
+
+    run = find_atoms if oracle is None else lambda *a, **k: find_atoms_with_oracle(*a, oracle=oracle, **k)
+    result = run(img, lattice=lattice, cif=cif, zone=zone, pixel_size=pixel_size, method=method,
+                 trials=trials, sampler=sampler, select=select, seed=seed, n_expected=n_expected,
+                 er_factor=er_factor, storage=storage, study_name=study_name, progress=progress, ensemble=ensemble)
+    result.summary["input"] = str(image)
+
+    def write(tmp: Path) -> None:
+        result.save(tmp)
+        plot_atoms(result.image, result.atoms, path=tmp / "overlay.png",
+                   title=f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})")
+        plot_pareto(result.study, path=tmp / "pareto.png")
+
+    write_outputs(out, write)
+    s = result.summary
+    console.print(f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f}); "
+                  + ", ".join(f"{k} = {v:.4g}" for k, v in s["objectives"].items())
+                  + f"; {s['seconds']['total']:.1f} s"
+                  + (f"; F1 against the {s['oracle']} oracle ({s['oracle_count']} atoms) = {s['oracle_f1']:.4f}"
+                     if "oracle" in s else ""))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``atoms`` command to the main app."""
+    app.command("atoms")(atoms)

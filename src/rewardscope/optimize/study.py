@@ -1,0 +1,381 @@
+"""Run a multi-objective Optuna study and summarise it: trials, Pareto front, choice.
+
+:func:`run_study` is the one place where rewardscope talks to Optuna. It turns a
+:class:`~rewardscope.optimize.space.SearchSpace` and a plain objective function
+(``params -> objective values``, all minimised) into a :class:`StudyResult`: every trial
+as a table, the non-dominated trials, one chosen point (Euclidean or Chebyshev distance to
+the ideal on min-max normalised objectives) and the hypervolume. Studies can live in a
+SQLite file so that an interrupted run resumes where it stopped, and can be warm-started
+from parameter sets of an earlier run (movies, tiles).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rewardscope.errors import ParameterError
+from rewardscope.optimize.pareto import hypervolume as _hypervolume
+from rewardscope.optimize.pareto import normalise, pareto_mask
+from rewardscope.optimize.select import SELECTION_RULES, select_point, selection_distances
+from rewardscope.optimize.space import SearchSpace
+
+SAMPLERS = ("tpe", "gp", "nsga2")
+#: Reference point of the default hypervolume, in min-max normalised objective space.
+NORMALISED_REFERENCE = 1.1
+
+Objective = Callable[[dict[str, Any]], Sequence[float] | Mapping[str, float]]
+
+
+@dataclass
+class StudyResult:
+    """Outcome of :func:`run_study`.
+
+    Attributes
+    ----------
+    trials : pandas.DataFrame
+        One row per completed trial: ``trial``, the parameters, the objectives, any extra
+        numbers the objective returned, ``seconds`` and ``pareto`` (bool).
+    pareto : pandas.DataFrame
+        The non-dominated rows of ``trials`` (by trial number) plus ``distance`` (to the
+        ideal point, normalised) and ``selected`` (bool, exactly one True).
+    best_params, best_values : dict
+        Parameters and objective values of the selected point.
+    hypervolume : float
+        Hypervolume of the front. With ``reference_point`` given, computed on raw
+        objective values against it; otherwise on objectives min-max normalised over all
+        completed trials, reference 1.1 in each (then only comparable within one study;
+        use :meth:`hypervolume_in` to compare studies).
+    seconds : float
+        Wall time of this call (not counting earlier runs of a resumed study).
+    objective_names, param_names : list of str
+    best_trial : int
+        Trial number of the selected point.
+    sampler, selection : str
+    reference_point : tuple of float or None
+    study : optuna.Study
+        The underlying study (for Optuna's own plots).
+
+    Examples
+    --------
+    >>> from rewardscope.optimize import FloatParam, SearchSpace, run_study
+    >>> res = run_study(lambda p: [p["x"], (1 - p["x"]) ** 2], SearchSpace([FloatParam("x", 0, 1)]),
+    ...                 objective_names=["a", "b"], n_trials=5, progress=False)
+    >>> len(res.trials)
+    5
+    """
+
+    trials: pd.DataFrame
+    pareto: pd.DataFrame
+    best_params: dict[str, Any]
+    best_values: dict[str, float]
+    hypervolume: float
+    seconds: float
+    objective_names: list[str]
+    param_names: list[str]
+    best_trial: int
+    sampler: str
+    selection: str
+    reference_point: tuple[float, ...] | None = None
+    study: Any = field(default=None, repr=False)
+
+    def values(self, *, pareto_only: bool = False) -> np.ndarray:
+        """Objective values, shape (n_trials or n_pareto, n_objectives)."""
+        table = self.pareto if pareto_only else self.trials
+        return table[self.objective_names].to_numpy(float)
+
+    def hypervolume_in(self, lower: Sequence[float], upper: Sequence[float], *,
+                       reference: float | Sequence[float] = NORMALISED_REFERENCE) -> float:
+        """Hypervolume after normalising objectives with given bounds.
+
+        Use the same ``lower``/``upper`` (e.g. the min and max over several studies) for
+        every study to compare their hypervolumes.
+
+        Parameters
+        ----------
+        lower, upper : sequence of float, length n_objectives
+            Values mapped to 0 and 1.
+        reference : float or sequence of float
+            Reference point in the normalised space.
+        """
+        norm = normalise(self.values(pareto_only=True), lower=np.asarray(lower, float),
+                         upper=np.asarray(upper, float))
+        return _hypervolume(norm, reference)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able digest (chosen point, hypervolume, counts, timing)."""
+        return {
+            "best_params": self.best_params, "best_values": self.best_values,
+            "best_trial": self.best_trial, "hypervolume": self.hypervolume,
+            "reference_point": list(self.reference_point) if self.reference_point else None,
+            "n_trials": len(self.trials), "n_pareto": len(self.pareto),
+            "sampler": self.sampler, "selection": self.selection, "seconds": self.seconds,
+        }
+
+
+def make_sampler(name: str, *, seed: int | None, options: Mapping[str, Any] | None = None) -> Any:
+    """Build an Optuna sampler by name.
+
+    Parameters
+    ----------
+    name : {"tpe", "gp", "nsga2"}
+        Multivariate TPE, Gaussian-process BO, or NSGA-II.
+    seed : int or None
+    options : mapping, optional
+        Extra keyword arguments of the sampler (e.g. ``{"population_size": 100}``).
+    """
+    import optuna
+
+    opts = dict(options or {})
+    if name == "tpe":
+        opts.setdefault("multivariate", True)
+        return optuna.samplers.TPESampler(seed=seed, **opts)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, **opts)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, **opts)
+    raise ParameterError(f"unknown sampler {name!r}; use one of {list(SAMPLERS)}")
+
+
+def _storage(path: str | Path | None) -> Any:
+    if path is None:
+        return None
+    text = str(path)
+    if "://" in text:
+        return text
+    file = Path(text)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{file.resolve()}"
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Silence Optuna's per-trial log lines and warnings (errors still show), then restore."""
+    import optuna
+
+    old = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.filterwarnings("ignore", message=".*(independent|fallback).*")
+            yield
+    finally:
+        optuna.logging.set_verbosity(old)
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, enabled: bool, label: str) -> Iterator[Callable[..., None]]:
+    """Yield an Optuna callback that advances a rich progress bar on stderr."""
+    if not enabled or total <= 0:
+        yield lambda *_: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda *_: bar.advance(task)
+
+
+def _split_output(out: Any, names: Sequence[str]) -> tuple[list[float], dict[str, float]]:
+    """Objective values and extra numbers from what the user objective returned."""
+    if isinstance(out, Mapping):
+        missing = [n for n in names if n not in out]
+        if missing:
+            raise ParameterError(f"objective returned {sorted(out)}, missing objectives {missing}")
+        extras = {k: float(v) for k, v in out.items() if k not in names and np.isscalar(v)}
+        return [float(out[n]) for n in names], extras
+    vals = [float(v) for v in np.atleast_1d(np.asarray(out, float))]
+    if len(vals) != len(names):
+        raise ParameterError(f"objective returned {len(vals)} values for {len(names)} objectives {list(names)}")
+    return vals, {}
+
+
+def _check_args(n_trials: int, objective_names: Sequence[str], selection: str,
+                reference_point: Sequence[float] | None) -> None:
+    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        raise ParameterError(f"n_trials must be a positive integer, got {n_trials!r}")
+    if not objective_names or len(set(objective_names)) != len(objective_names):
+        raise ParameterError(f"objective names must be unique and non-empty, got {list(objective_names)}")
+    if selection not in SELECTION_RULES:
+        raise ParameterError(f"unknown selection rule {selection!r}; use one of {list(SELECTION_RULES)}")
+    if reference_point is not None and len(reference_point) != len(objective_names):
+        raise ParameterError(f"reference point needs {len(objective_names)} values, got {list(reference_point)}")
+
+
+def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequence[str],
+              n_trials: int = 200, sampler: str | Any = "tpe", seed: int | None = 0,
+              selection: str = "euclidean", storage: str | Path | None = None,
+              study_name: str | None = None, warm_start: Sequence[Mapping[str, Any]] | None = None,
+              progress: bool = True, reference_point: Sequence[float] | None = None,
+              sampler_options: Mapping[str, Any] | None = None) -> StudyResult:
+    """Minimise several objectives over a search space with Optuna.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(params: dict) -> sequence of floats`` (one per objective, minimised),
+        or a mapping holding the objective names plus extra numbers to record (e.g.
+        ``n_atoms``). A NaN/inf value marks the trial failed (left out of the tables).
+    space : SearchSpace
+        Parameters to tune.
+    objective_names : sequence of str
+        Names of the objectives (columns of the tables).
+    n_trials : int
+        Total number of trials of the study. A resumed study only runs the ones missing
+        (completed trials count; failed or interrupted ones are run again).
+    sampler : {"tpe", "gp", "nsga2"} or optuna sampler
+        Multivariate TPE (default), Gaussian-process BO or NSGA-II.
+    seed : int or None
+        Seed of the sampler; same seed, same trials.
+    selection : {"euclidean", "chebyshev"}
+        Rule that picks one Pareto point (distance to the ideal, normalised objectives).
+    storage : str or Path, optional
+        SQLite file (or an SQLAlchemy URL) holding the study; re-running with the same
+        file and ``study_name`` resumes it.
+    study_name : str, optional
+        Name of the study inside ``storage`` (default ``"rewardscope"``).
+    warm_start : sequence of dict, optional
+        Parameter sets evaluated first (clipped into the space), e.g. the Pareto set of
+        the previous frame; they count towards ``n_trials``.
+    progress : bool
+        Show a rich progress bar on stderr.
+    reference_point : sequence of float, optional
+        Hypervolume reference on raw objective values (comparable across studies).
+    sampler_options : mapping, optional
+        Extra keyword arguments for the sampler (e.g. ``{"population_size": 100}``).
+
+    Returns
+    -------
+    StudyResult
+
+    Raises
+    ------
+    ParameterError
+        Bad ``n_trials``, sampler, selection, names, or no trial produced finite values.
+
+    Examples
+    --------
+    >>> from rewardscope.optimize import FloatParam, SearchSpace
+    >>> space = SearchSpace([FloatParam("x", 0.0, 1.0)])
+    >>> res = run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"],
+    ...                 n_trials=10, progress=False)
+    >>> bool(res.pareto["selected"].sum() == 1)
+    True
+    """
+    import optuna
+
+    _check_args(n_trials, objective_names, selection, reference_point)
+    names = list(objective_names)
+    sampler_obj = make_sampler(sampler, seed=seed, options=sampler_options) if isinstance(sampler, str) else sampler
+    start = time.perf_counter()
+    with _quiet_optuna():
+        study = optuna.create_study(
+            directions=["minimize"] * len(names), sampler=sampler_obj, storage=_storage(storage),
+            study_name=study_name or "rewardscope", load_if_exists=storage is not None)
+        _check_resumed(study, names, space)
+        study.set_metric_names(names)
+        done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+        remaining = max(0, int(n_trials) - done)
+        for params in list(warm_start or [])[:remaining]:
+            clipped = space.clip(params)
+            study.enqueue_trial({n: clipped[n] for n in space.tunable_names}, skip_if_exists=True)
+
+        def _objective(trial: Any) -> list[float]:
+            params = space.suggest(trial)
+            vals, extras = _split_output(objective(params), names)
+            for key, value in extras.items():
+                trial.set_user_attr(key, value)
+            return [v if math.isfinite(v) else float("nan") for v in vals]
+
+        with _progress_bar(remaining, progress, f"optimising ({sampler if isinstance(sampler, str) else 'custom'})") as tick:
+            study.optimize(_objective, n_trials=remaining, callbacks=[tick], catch=())
+    seconds = time.perf_counter() - start
+    return summarise_study(study, space, objective_names=names, selection=selection, seconds=seconds,
+                           reference_point=reference_point,
+                           sampler_name=sampler if isinstance(sampler, str) else type(sampler).__name__)
+
+
+def _check_resumed(study: Any, names: list[str], space: SearchSpace) -> None:
+    old = study.metric_names
+    if old is not None and list(old) != names:
+        raise ParameterError(f"stored study has objectives {old}, not {names}; use another study name")
+    for t in study.get_trials(deepcopy=False):
+        if t.params and set(t.params) != set(space.tunable_names):
+            raise ParameterError(f"stored study has parameters {sorted(t.params)}, not {sorted(space.tunable_names)}")
+        break
+
+
+def trials_table(study: Any, space: SearchSpace, objective_names: Sequence[str]) -> pd.DataFrame:
+    """One row per completed trial: trial, params, objectives, extras, seconds."""
+    import optuna
+
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        row: dict[str, Any] = {"trial": t.number}
+        row.update({p.name: t.params[p.name] if p.name in t.params else p.suggest(None) for p in space})
+        row.update(dict(zip(objective_names, t.values, strict=True)))
+        row.update({k: v for k, v in t.user_attrs.items() if np.isscalar(v)})
+        row["seconds"] = t.duration.total_seconds() if t.duration else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence[str],
+                    selection: str = "euclidean", seconds: float = float("nan"),
+                    reference_point: Sequence[float] | None = None, sampler_name: str = "") -> StudyResult:
+    """Build a :class:`StudyResult` from an Optuna study (also a stored one).
+
+    Parameters
+    ----------
+    study : optuna.Study
+    space : SearchSpace
+    objective_names : sequence of str
+    selection : {"euclidean", "chebyshev"}
+    seconds : float
+        Time to report.
+    reference_point : sequence of float, optional
+        Raw-space hypervolume reference; default: normalised space, reference 1.1.
+    sampler_name : str
+    """
+    names = list(objective_names)
+    trials = trials_table(study, space, names)
+    if trials.empty:
+        raise ParameterError("no trial produced finite objective values; check the objective and the search space")
+    vals = trials[names].to_numpy(float)
+    trials["pareto"] = pareto_mask(vals)
+    pareto = trials[trials["pareto"]].drop(columns="pareto").reset_index(drop=True)
+    pvals = pareto[names].to_numpy(float)
+    pareto["distance"] = selection_distances(pvals, rule=selection)
+    best = select_point(pvals, rule=selection)
+    pareto["selected"] = np.arange(len(pareto)) == best
+    if reference_point is not None:
+        hv = _hypervolume(pvals, np.asarray(reference_point, float))
+    else:
+        lo, hi = vals.min(axis=0), vals.max(axis=0)
+        hv = _hypervolume(normalise(pvals, lower=lo, upper=hi), NORMALISED_REFERENCE)
+    row = pareto.iloc[best]
+    return StudyResult(
+        trials=trials, pareto=pareto,
+        best_params={n: _plain(row[n]) for n in space.names},
+        best_values={n: float(row[n]) for n in names},
+        hypervolume=float(hv), seconds=float(seconds), objective_names=names, param_names=space.names,
+        best_trial=int(row["trial"]), sampler=sampler_name, selection=selection,
+        reference_point=tuple(float(r) for r in reference_point) if reference_point is not None else None,
+        study=study)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalar -> Python scalar (for JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
