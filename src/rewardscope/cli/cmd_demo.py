@@ -7,6 +7,7 @@ analysis through the same API the commands use, and scores it against the truth.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import typer
@@ -16,18 +17,43 @@ from rewardscope.cli.common import console, guard, write_outputs
 DemoStep = Callable[[Path], str]
 
 
-def _simulate_step(folder: Path) -> str:
-    from rewardscope.cli.cmd_simulate import save_haadf
+@lru_cache(maxsize=1)
+def _haadf() -> object:
     from rewardscope.simulate import simulate_haadf
 
-    sim = simulate_haadf("ybco-100", size=256, pixel_size="0.35A", noise=0.2, amorphous_fraction=0.15, seed=0)
+    return simulate_haadf("ybco-100", size=256, pixel_size="0.35A", noise=0.1, amorphous_fraction=0.15, seed=0)
+
+
+def _simulate_step(folder: Path) -> str:
+    from rewardscope.cli.cmd_simulate import save_haadf
+
+    sim = _haadf()
     target = folder / "01_haadf_simulated"
     target.mkdir()
     save_haadf(sim, target)
-    return f"simulated YBCO [100] HAADF image, {len(sim.truth)} true columns -> {target.name}/"
+    return f"simulated YBCO [100] HAADF image (15 % amorphous), {len(sim.truth)} true columns -> {target.name}/"
 
 
-STEPS: list[DemoStep] = [_simulate_step]
+def _atoms_step(folder: Path) -> str:
+    from rewardscope.detect.evaluate import score_detections
+    from rewardscope.report.atoms import plot_atoms
+    from rewardscope.report.pareto import plot_pareto
+    from rewardscope.workflows.atoms import find_atoms
+
+    sim = _haadf()
+    result = find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=200, seed=0, progress=True)
+    target = folder / "02_atoms_logstar"
+    result.save(target)
+    plot_atoms(result.image, result.atoms, path=target / "overlay.png", title=f"LoG*: {len(result.atoms)} atoms")
+    plot_pareto(result.study, path=target / "pareto.png")
+    tolerance = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
+    score = score_detections(result.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
+                             tolerance_px=tolerance, margin_px=2.0)
+    return (f"LoG* found {len(result.atoms)} columns (expected {result.summary['n_expected']:.0f}) in "
+            f"{result.summary['seconds']['total']:.1f} s; F1 vs truth {score.f1:.3f} -> {target.name}/")
+
+
+STEPS: list[DemoStep] = [_simulate_step, _atoms_step]
 
 
 @guard
