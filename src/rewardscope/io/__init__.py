@@ -8,6 +8,7 @@ Examples
 ((1024, 1024), Length(value=0.035, unit='nm'))
 """
 
+from rewardscope.io.lazy import LazyStack, open_stack, write_stack  # noqa: F401  (lazy movie access)
 from rewardscope.io.output import OutputDir
 from rewardscope.io.read import ImageData, read_image
 from rewardscope.io.validate import as_image, as_stack
