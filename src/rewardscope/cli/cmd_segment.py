@@ -1,0 +1,132 @@
+"""``rewardscope segment IMAGE|MOVIE --out DIR``: label-free, optimised particle segmentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.options import option
+from rewardscope.workflows.particles import SegmentConfig
+
+OUTPUTS = ("masks.tif (label image per frame), particles.csv, trials.csv, pareto.csv, summary.json, overlay.png, "
+           "sizes.png, pareto.png; movies also timeseries.csv/.png and drift.csv")
+
+
+def _parse_range(text: str | None, what: str) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    from rewardscope.errors import ParameterError
+
+    parts = text.replace(",", " ").split()
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise ParameterError(f"{what} must be two numbers 'LOW HIGH' (px), got {text!r}") from None
+    return lo, hi
+
+
+@guard
+def segment(
+    path: Path = typer.Argument(..., help="Image or movie (.tif, .png, .npy, .dm4, .emd, ...); movies are read lazily."),
+    out: Path = typer.Option(..., "--out", help=f"Output folder: {OUTPUTS}."),
+    method: str = option(SegmentConfig, "method"),
+    pixel_size: str | None = option(SegmentConfig, "pixel_size"),
+    polarity: str = option(SegmentConfig, "polarity"),
+    trials: int = option(SegmentConfig, "trials"),
+    split_trials: int = option(SegmentConfig, "split_trials"),
+    sampler: str = option(SegmentConfig, "sampler"),
+    select: str = option(SegmentConfig, "select"),
+    seed: int = option(SegmentConfig, "seed"),
+    min_diameter: str = option(SegmentConfig, "min_diameter"),
+    max_diameter: str | None = option(SegmentConfig, "max_diameter"),
+    sigma_range: str | None = typer.Option(None, "--sigma-range", help="Search range of the Gaussian width, "
+                                           "'LOW HIGH' px (default 0.5 16)."),
+    reoptimise_tolerance: float = option(SegmentConfig, "reoptimise_tolerance"),
+    reoptimise_trials: int = option(SegmentConfig, "reoptimise_trials"),
+    drift: bool = typer.Option(SegmentConfig.model_fields["drift"].default, "--drift/--no-drift",
+                               help=SegmentConfig.model_fields["drift"].description),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Segment the particles of IMAGE or every frame of MOVIE; parameters are chosen by label-free rewards."""
+    from rewardscope.config import make_config
+    from rewardscope.io import open_stack
+
+    overrides: dict[str, Any] = dict(
+        method=method, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
+        sampler=sampler, select=select, seed=seed, min_diameter=min_diameter, max_diameter=max_diameter,
+        reoptimise_tolerance=reoptimise_tolerance, reoptimise_trials=reoptimise_trials, drift=drift)
+    rng = _parse_range(sigma_range, "--sigma-range")
+    if rng is not None:
+        overrides["sigma_range_px"] = rng
+    config = make_config(SegmentConfig, None, **overrides)
+    stack = open_stack(path, pixel_size=pixel_size)
+    if len(stack) == 1:
+        _segment_one(stack, config, out, path, progress)
+    else:
+        _segment_many(stack, config, out, path, progress)
+
+
+def _note_units(summary: dict[str, Any]) -> None:
+    if summary.get("pixel_size_angstrom") is None:
+        console.print("[yellow]note[/yellow]: no pixel size; sizes are in pixels only "
+                      "(give --pixel-size for area_nm2 and equivalent_diameter_nm)")
+
+
+def _segment_one(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool) -> None:
+    from rewardscope.report.particles import save_particle_figures
+    from rewardscope.workflows.particles import segment_image
+
+    result = segment_image(stack[0], config=config.model_copy(
+        update={"pixel_size": _ps_text(stack.pixel_size, config)}), progress=progress)
+    result.summary["input"] = str(path)
+
+    def write(tmp: Path) -> None:
+        result.save(tmp)
+        save_particle_figures(result, tmp)
+
+    write_outputs(out, write)
+    s = result.summary
+    _note_units(s)
+    console.print(f"{s['n_particles']} particles; sigma = {s['best_params']['sigma_px']:.2f} px; "
+                  + ", ".join(f"{k} = {v:.4g}" for k, v in s["best_values"].items())
+                  + f"; {s['seconds']['total']:.1f} s")
+
+
+def _ps_text(pixel_size: Any, config: SegmentConfig) -> str | None:
+    """The pixel size as text for the config (the user's, else the file's)."""
+    if config.pixel_size is not None:
+        return config.pixel_size
+    return None if pixel_size is None else f"{pixel_size.value!r}{pixel_size.unit}"
+
+
+def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool) -> None:
+    import tifffile
+
+    from rewardscope.cli.cmd_drift import progress_bar
+    from rewardscope.report.particles import save_particle_figures
+    from rewardscope.workflows.particles import segment_movie
+
+    def write(tmp: Path) -> Any:
+        with progress_bar("segmenting frames", progress) as tick:
+            result = segment_movie(stack, config=config, masks_path=tmp / "masks.tif", progress=tick)
+        result.summary["input"] = str(path)
+        result.save(tmp)
+        masks = tifffile.memmap(tmp / "masks.tif", mode="r")
+        save_particle_figures(result, tmp, masks=masks)
+        del masks
+        return result
+
+    result = write_outputs(out, write)
+    s = result.summary
+    _note_units(s)
+    console.print(f"{s['n_frames']} frames, {s['mean_particles_per_frame']:.1f} particles per frame; "
+                  f"sigma = {s['best_params']['sigma_px']:.2f} px; {s['n_reoptimisations']} re-optimisations; "
+                  f"{s['frames_per_second']:.1f} frames/s")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``segment`` command to the main app."""
+    app.command("segment")(segment)
