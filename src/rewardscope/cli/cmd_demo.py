@@ -79,7 +79,40 @@ def _drift_step(folder: Path) -> str:
             f"residual {np.sqrt(np.mean(err ** 2)):.3f} px RMS -> 03_movie_simulated/, {target.name}/")
 
 
-STEPS: list[DemoStep] = [_simulate_step, _atoms_step, _drift_step]
+def _segment_real_step(folder: Path) -> str:
+    from rewardscope.datasets import HRTEM_ATTRIBUTION, sample_hrtem
+    from rewardscope.metrics import dice, mask_iou
+    from rewardscope.report.particles import save_particle_figures
+    from rewardscope.workflows.particles import segment_image
+
+    image, mask = sample_hrtem()
+    result = segment_image(image, progress=True)
+    target = folder / "05_segment_real_hrtem"
+    result.save(target)
+    save_particle_figures(result, target, footer=HRTEM_ATTRIBUTION)
+    found = result.arrays["masks"] > 0
+    return (f"segmented a real HRTEM image without labels: {result.summary['n_particles']} particles, "
+            f"IoU {mask_iou(found, mask):.3f} / Dice {dice(found, mask):.3f} against the hand-drawn mask "
+            f"-> {target.name}/")
+
+
+def _segment_movie_step(folder: Path) -> str:
+    from rewardscope.report.particles import save_particle_figures
+    from rewardscope.workflows.particles import segment_movie
+
+    movie = _movie()
+    target = folder / "06_segment_movie"
+    target.mkdir()
+    result = segment_movie(movie.movie, pixel_size=f"{movie.pixel_size.value!r}{movie.pixel_size.unit}",
+                           drift=True)
+    result.save(target)
+    save_particle_figures(result, target)
+    ts = result.tables["timeseries"]
+    return (f"segmented the {len(ts)}-frame movie: {ts.iloc[0]['n_particles']:.0f} -> {ts.iloc[-1]['n_particles']:.0f} "
+            f"particles, size and count vs time in timeseries.csv/.png -> {target.name}/")
+
+
+STEPS: list[DemoStep] = [_simulate_step, _atoms_step, _drift_step, _segment_real_step, _segment_movie_step]
 
 
 @guard

@@ -8,6 +8,8 @@ over the movie, and the time series has one line per quantity.
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +77,9 @@ def plot_overlays(images: Sequence[np.ndarray], labels: Sequence[np.ndarray], pa
     n = len(images)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.2 * rows + (0.3 if footer else 0)), squeeze=False)
+    footer = textwrap.fill(footer, width=int(60 * cols)) if footer else None
+    n_lines = footer.count("\n") + 1 if footer else 0
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.2 * rows + 0.15 * n_lines), squeeze=False)
     for k, ax in enumerate(axes.ravel()):
         if k < n:
             draw_overlay(ax, images[k], labels[k], title=titles[k] if titles else None)
@@ -83,7 +87,7 @@ def plot_overlays(images: Sequence[np.ndarray], labels: Sequence[np.ndarray], pa
             ax.set_axis_off()
     if footer:
         fig.text(0.5, 0.005, footer, ha="center", va="bottom", fontsize=7)
-    fig.tight_layout(rect=(0, 0.03 if footer else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.035 * n_lines / rows, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
