@@ -1,0 +1,84 @@
+"""``rewardscope classify`` (atom classes by GMM) and ``rewardscope amorphous`` (disordered regions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.options import option
+from rewardscope.workflows.amorphous import AmorphousConfig
+from rewardscope.workflows.classify import ClassifyConfig
+
+
+@guard
+def classify(
+    image: Path = typer.Argument(..., help="Image file (with a pixel size, or give --pixel-size)."),
+    atoms: Path = typer.Option(..., "--atoms", help="Atom table (CSV/Parquet) with x, y in pixels, e.g. from `rewardscope atoms`."),
+    out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, classes.png, summary.json."),
+    classes: int = option(ClassifyConfig, "classes"),
+    window: str = option(ClassifyConfig, "window"),
+    subclass: str | None = option(ClassifyConfig, "subclass"),
+    pixel_size: str | None = option(ClassifyConfig, "pixel_size"),
+    lattice: str | None = option(ClassifyConfig, "lattice"),
+    seed: int = option(ClassifyConfig, "seed"),
+) -> None:
+    """Sort the atoms of IMAGE into classes (patches, PCA, Gaussian mixture); no labels needed."""
+    from rewardscope.report.classes import plot_classes
+    from rewardscope.workflows.classify import classify_atoms
+
+    result = classify_atoms(image, atoms, classes=classes, window=window, subclass=subclass,
+                            pixel_size=pixel_size, lattice=lattice, seed=seed)
+    result.summary["input"] = str(image)
+
+    def write(tmp: Path) -> None:
+        result.save(tmp)
+        plot_classes(result.image, result.atoms, result.extras["mean_patches"], path=tmp / "classes.png")
+
+    write_outputs(out, write)
+    counts = ", ".join(f"{k}: {v}" for k, v in result.summary["class_counts"].items())
+    console.print(f"{result.summary['n_atoms']} atoms in {classes} classes ({counts})")
+
+
+@guard
+def amorphous(
+    image: Path = typer.Argument(..., help="Image file (with a pixel size, or give --pixel-size)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: mask.tif, overlay.png, pareto.png, pareto.csv, trials.csv, atoms.csv, summary.json."),
+    atoms: Path | None = typer.Option(None, "--atoms", help="Atom table with x, y (pixels); default: LoG* on IMAGE with --lattice."),
+    trials: int = option(AmorphousConfig, "trials"),
+    lattice: str = option(AmorphousConfig, "lattice"),
+    pixel_size: str | None = option(AmorphousConfig, "pixel_size"),
+    sampler: str = option(AmorphousConfig, "sampler"),
+    select: str = option(AmorphousConfig, "select"),
+    seed: int = option(AmorphousConfig, "seed"),
+    atom_trials: int = option(AmorphousConfig, "atom_trials"),
+    storage: str | None = option(AmorphousConfig, "storage"),
+    study_name: str | None = option(AmorphousConfig, "study_name"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Map amorphised regions of IMAGE: per-atom GMM probability, mask tuned by compactness and perimeter."""
+    from rewardscope.report.amorphous import plot_amorphous
+    from rewardscope.report.pareto import plot_pareto
+    from rewardscope.workflows.amorphous import map_amorphous
+
+    result = map_amorphous(image, atoms=atoms, trials=trials, lattice=lattice, pixel_size=pixel_size,
+                           sampler=sampler, select=select, seed=seed, atom_trials=atom_trials, storage=storage,
+                           study_name=study_name, progress=progress)
+    result.summary["input"] = str(image)
+
+    def write(tmp: Path) -> None:
+        result.save(tmp)
+        plot_amorphous(result.image, result.mask, result.atoms, path=tmp / "overlay.png")
+        plot_pareto(result.extras["study"], path=tmp / "pareto.png")
+
+    write_outputs(out, write)
+    s = result.summary
+    console.print(f"{s['n_amorphous']} of {s['n_atoms']} atoms amorphous, area {100 * s['area_fraction']:.1f} %; "
+                  + ", ".join(f"{k} = {v:.4g}" for k, v in s["best_values"].items()))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``classify`` and ``amorphous`` commands to the main app."""
+    app.command("classify")(classify)
+    app.command("amorphous")(amorphous)
