@@ -34,14 +34,21 @@ def _simulate_step(folder: Path) -> str:
     return f"simulated YBCO [100] HAADF image (15 % amorphous), {len(sim.truth)} true columns -> {target.name}/"
 
 
+@lru_cache(maxsize=1)
+def _atoms() -> object:
+    from rewardscope.workflows.atoms import find_atoms
+
+    sim = _haadf()
+    return find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=200, seed=0, progress=True)
+
+
 def _atoms_step(folder: Path) -> str:
     from rewardscope.detect.evaluate import score_detections
     from rewardscope.report.atoms import plot_atoms
     from rewardscope.report.pareto import plot_pareto
-    from rewardscope.workflows.atoms import find_atoms
 
     sim = _haadf()
-    result = find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=200, seed=0, progress=True)
+    result = _atoms()
     target = folder / "02_atoms_logstar"
     result.save(target)
     plot_atoms(result.image, result.atoms, path=target / "overlay.png", title=f"LoG*: {len(result.atoms)} atoms")
@@ -51,6 +58,29 @@ def _atoms_step(folder: Path) -> str:
                              tolerance_px=tolerance, margin_px=2.0)
     return (f"LoG* found {len(result.atoms)} columns (expected {result.summary['n_expected']:.0f}) in "
             f"{result.summary['seconds']['total']:.1f} s; F1 vs truth {score.f1:.3f} -> {target.name}/")
+
+
+def _classes_step(folder: Path) -> str:
+    from rewardscope.metrics import mask_iou
+    from rewardscope.report.amorphous import plot_amorphous
+    from rewardscope.report.classes import plot_classes
+    from rewardscope.report.pareto import plot_pareto
+    from rewardscope.workflows.amorphous import map_amorphous
+    from rewardscope.workflows.classify import classify_atoms
+
+    sim, atoms = _haadf(), _atoms().atoms
+    classes = classify_atoms(sim.image, atoms, pixel_size=sim.pixel_size)
+    target = folder / "03_classes"
+    classes.save(target)
+    plot_classes(classes.image, classes.atoms, classes.extras["mean_patches"], path=target / "classes.png")
+    amorphous = map_amorphous(sim.image, atoms=atoms, pixel_size=sim.pixel_size, seed=0, progress=True)
+    target_a = folder / "04_amorphous"
+    amorphous.save(target_a)
+    plot_amorphous(amorphous.image, amorphous.mask, amorphous.atoms, path=target_a / "overlay.png")
+    plot_pareto(amorphous.extras["study"], path=target_a / "pareto.png")
+    return (f"classified the columns into {classes.atoms['class'].nunique()} classes -> {target.name}/; "
+            f"amorphous mask covers {amorphous.mask.mean():.1%} (truth {sim.amorphous_mask.mean():.1%}), "
+            f"IoU {mask_iou(amorphous.mask, sim.amorphous_mask):.3f} -> {target_a.name}/")
 
 
 @lru_cache(maxsize=1)
@@ -67,16 +97,16 @@ def _drift_step(folder: Path) -> str:
     from rewardscope.track.drift import correct_drift
 
     movie = _movie()
-    movie.save(folder / "03_movie_simulated")
+    movie.save(folder / "05_movie_simulated")
     result = correct_drift(movie.movie)
-    target = folder / "04_drift"
+    target = folder / "06_drift"
     result.save(target)
     truth = movie.shifts
     plot_drift(result.shifts, target / "drift.png", truth=truth, title="simulated in-situ movie")
     err = np.hypot(result.shifts.dx - truth.dx, result.shifts.dy - truth.dy)
     return (f"simulated a {len(truth)}-frame in-situ movie and corrected its drift: "
             f"{int(result.shifts.jump.sum())} jumps flagged ({int(truth.jump.sum())} true), "
-            f"residual {np.sqrt(np.mean(err ** 2)):.3f} px RMS -> 03_movie_simulated/, {target.name}/")
+            f"residual {np.sqrt(np.mean(err ** 2)):.3f} px RMS -> 05_movie_simulated/, {target.name}/")
 
 
 def _segment_real_step(folder: Path) -> str:
@@ -87,7 +117,7 @@ def _segment_real_step(folder: Path) -> str:
 
     image, mask = sample_hrtem()
     result = segment_image(image, progress=True)
-    target = folder / "05_segment_real_hrtem"
+    target = folder / "07_segment_real_hrtem"
     result.save(target)
     save_particle_figures(result, target, footer=HRTEM_ATTRIBUTION)
     found = result.arrays["masks"] > 0
@@ -101,7 +131,7 @@ def _segment_movie_step(folder: Path) -> str:
     from rewardscope.workflows.particles import segment_movie
 
     movie = _movie()
-    target = folder / "06_segment_movie"
+    target = folder / "08_segment_movie"
     target.mkdir()
     result = segment_movie(movie.movie, pixel_size=f"{movie.pixel_size.value!r}{movie.pixel_size.unit}",
                            drift=True)
@@ -112,7 +142,7 @@ def _segment_movie_step(folder: Path) -> str:
             f"particles, size and count vs time in timeseries.csv/.png -> {target.name}/")
 
 
-STEPS: list[DemoStep] = [_simulate_step, _atoms_step, _drift_step, _segment_real_step, _segment_movie_step]
+STEPS: list[DemoStep] = [_simulate_step, _atoms_step, _classes_step, _drift_step, _segment_real_step, _segment_movie_step]
 
 
 @guard
