@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, progress_bar, write_outputs
 from rewardscope.cli.options import option
 from rewardscope.track.drift import DriftConfig
 
 #: Above this size (float32 bytes) ``--format auto`` writes zarr instead of TIFF.
 ZARR_ABOVE_BYTES = 2 * 1024**3
-
-
-@contextmanager
-def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """Yield a ``progress(done, total)`` callback drawing a rich bar (a no-op when disabled)."""
-    if not enabled:
-        yield lambda done, total: None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @guard

@@ -105,7 +105,7 @@ def _ps_text(pixel_size: Any, config: SegmentConfig) -> str | None:
 def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool) -> None:
     import tifffile
 
-    from rewardscope.cli.cmd_drift import progress_bar
+    from rewardscope.cli.common import progress_bar
     from rewardscope.report.particles import save_particle_figures
     from rewardscope.workflows.particles import segment_movie
 

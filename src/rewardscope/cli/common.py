@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,19 @@ def write_outputs(out: Path, writer: Callable[[Path], Any]) -> Any:
         value = writer(tmp)
     console.print(f"[green]wrote[/green] {out}")
     return value
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """Yield a ``progress(done, total)`` callback drawing a rich bar on a terminal (else a no-op)."""
+    if not (enabled and console.is_terminal):
+        yield lambda done, total: None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def guard(func: Callable[..., Any]) -> Callable[..., Any]:
