@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -59,7 +61,7 @@ def test_single_image_and_in_memory_inputs(movie):
     assert len(open_stack(movie[0])) == 1
     assert open_stack([movie[0], movie[1]]).shape == (2, 24, 40)
     assert isinstance(open_stack(movie), LazyStack)
-    png = open_stack("/work/shared/data/nanoparticles-hrtem/train/images/image_0.png")
+    png = open_stack(Path(__file__).parent / "data" / "hrtem" / "image_3.png")
     assert png.shape == (1, 512, 512)
 
 
