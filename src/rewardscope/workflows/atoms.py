@@ -50,7 +50,7 @@ class AtomsConfig(BaseModel):
     cif: str | None = Field(None, description="CIF file of the crystal (use with --zone).")
     zone: tuple[int, int, int] | None = Field(None, description="Zone axis U V W for --cif.")
     pixel_size: str | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
-    method: str = Field("log-star", description="log-star (LoG tuned by Bayesian optimisation) or log (fixed parameters).")
+    method: str = Field("log-star", description="log-star (LoG tuned by Bayesian optimisation), log (fixed parameters) or dcnn (the shipped network).")
     trials: int = Field(200, ge=1, le=100_000, description="Number of optimisation trials.")
     sampler: Literal["tpe", "gp", "nsga2"] = Field("tpe", description="Optuna sampler: tpe, gp or nsga2.")
     select: Literal["euclidean", "chebyshev"] = Field("euclidean", description="Rule choosing one Pareto point.")

@@ -1,0 +1,104 @@
+"""``rewardscope bench ...``: LoG* versus the DCNN (noise robustness, speed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.options import option
+from rewardscope.workflows.benchmarks import NoiseBenchConfig, SpeedBenchConfig
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of LoG* against the DCNN on simulated images.")
+
+
+def _say(line: str) -> None:
+    console.print(line)
+
+
+def _markdown(tables: dict, title: str, note: str) -> str:
+    """Pipe tables (pandas' to_markdown needs tabulate, which we do not depend on)."""
+    def fmt(v: object) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    parts = [f"# {title}", "", note, ""]
+    for name, df in tables.items():
+        head = "| " + " | ".join(map(str, df.columns)) + " |\n|" + "---|" * len(df.columns)
+        body = "\n".join("| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False))
+        parts += [f"## {name}", "", head, body, ""]
+    return "\n".join(parts)
+
+
+@bench_app.command("noise")
+@guard
+def noise(
+    out: Path = typer.Option(..., "--out", help="Output folder: per_image.csv, per_level.csv, pareto_*.csv, noise.md, noise.png, summary.json."),
+    images: int = option(NoiseBenchConfig, "images"),
+    logstar_images: int = option(NoiseBenchConfig, "logstar_images", "--logstar-images"),
+    trials: int = option(NoiseBenchConfig, "trials"),
+    ensemble: int = option(NoiseBenchConfig, "ensemble"),
+    pixel_size: str = option(NoiseBenchConfig, "pixel_size"),
+    lattice: str = option(NoiseBenchConfig, "lattice"),
+    seed: int = option(NoiseBenchConfig, "seed"),
+) -> None:
+    """Atoms found and F1 of LoG* and the DCNN on simulated images, noise 0 to 1.0."""
+    from rewardscope.report.bench import plot_noise
+    from rewardscope.workflows.benchmarks import bench_noise
+
+    res = bench_noise(images=images, logstar_images=logstar_images, trials=trials, ensemble=ensemble,
+                      pixel_size=pixel_size, lattice=lattice, seed=seed, progress=_say)
+    cols = ["method", "noise", "n_images", "n_true", "n_found", "n_found_std", "f1", "f1_std", "precision",
+            "recall", "rmse_px"]
+    level = res.tables["per_level"]
+    params = level[level["method"] == "log-star"]
+    note = (f"Command: `rewardscope bench noise --out {out}`. {res.summary['scoring']}; "
+            f"{images} {lattice} images ({NoiseBenchConfig().size} px, {pixel_size}) per level, DCNN on all, "
+            f"LoG* ({trials} trials) on the first {logstar_images}.")
+    tables = {"F1 and counts per level": level[[c for c in cols if c in level]]}
+    if len(params):
+        tables["LoG* chosen parameters (mean over its images)"] = params[
+            ["noise", "min_sigma", "max_sigma", "num_sigma", "threshold", "overlap", "qc", "er", "f1_vs_oracle"]]
+
+    def write(tmp: Path) -> None:
+        res.save(tmp)
+        plot_noise(level, res.extras["studies"], path=tmp / "noise.png")
+        (tmp / "noise.md").write_text(_markdown(tables, "Noise robustness: LoG* vs DCNN", note))
+
+    write_outputs(out, write)
+
+
+@bench_app.command("speed")
+@guard
+def speed(
+    out: Path = typer.Option(..., "--out", help="Output folder: per_image.csv, per_method.csv, speed.md, speed.png, summary.json."),
+    images: int = option(SpeedBenchConfig, "images"),
+    trials: int = option(SpeedBenchConfig, "trials"),
+    warm_trials: int = option(SpeedBenchConfig, "warm_trials", "--warm-trials"),
+    threads: list[int] = typer.Option([1, 2], "--threads", help="torch CPU thread counts the DCNN is timed with (repeat the option)."),
+    seed: int = option(SpeedBenchConfig, "seed"),
+) -> None:
+    """Seconds per 256 x 256 image: LoG*, warm-started LoG*, plain LoG, DCNN (CPU, GPU)."""
+    from rewardscope.report.bench import plot_speed
+    from rewardscope.workflows.benchmarks import bench_speed
+
+    res = bench_speed(images=images, trials=trials, warm_trials=warm_trials, threads=tuple(threads), seed=seed,
+                      progress=_say)
+    note = (f"Command: `rewardscope bench speed --out {out}`. Load average during the run: "
+            f"{res.summary['load_average']} on a machine with 2 cores shared with other jobs; compare ratios. "
+            f"GPU: {res.summary['gpu']}.")
+
+    def write(tmp: Path) -> None:
+        res.save(tmp)
+        plot_speed(res.tables["per_method"], path=tmp / "speed.png")
+        (tmp / "speed.md").write_text(_markdown({"per method": res.tables["per_method"]}, "Speed per image", note))
+
+    write_outputs(out, write)
+    for row in res.tables["per_method"].itertuples():
+        console.print(f"{row.method}: {row.seconds_per_image:.4g} s/image" if row.available
+                      else f"{row.method}: not available")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``bench`` command group to the main app."""
+    app.add_typer(bench_app, name="bench")

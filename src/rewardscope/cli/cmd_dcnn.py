@@ -1,0 +1,49 @@
+"""``rewardscope atoms-dcnn FILES... --out DIR``: the shipped atom network over many files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rewardscope.cli.common import console, guard, write_outputs
+
+
+@guard
+def atoms_dcnn(
+    files: list[Path] = typer.Argument(..., help="Images or stacks (any size; large ones are tiled)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: <file stem>.csv per input (frame, x, y, probability, ...), summary.json."),
+    pixel_size: str | None = typer.Option(None, "--pixel-size", help="Override the files' pixel size, e.g. 0.35A (without one the image is used at its own pixels)."),
+    ensemble: int = typer.Option(1, "--ensemble", help="Dihedral test-time views (1-8); above 1 adds uncertainty_px and support."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Smallest peak probability of an atom."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Images or tiles per forward pass."),
+) -> None:
+    """Find atomic columns with the DCNN in every FILE, batching images of equal shape; no lattice needed."""
+    import time
+
+    from rewardscope.errors import ParameterError
+    from rewardscope.io import write_json, write_table
+    from rewardscope.workflows.atoms_dcnn import find_atoms_dcnn_files
+
+    stems = [f.stem for f in files]
+    if len(set(stems)) < len(stems):
+        raise ParameterError("input files must have distinct names (one CSV per file stem)")
+    t0 = time.perf_counter()
+    tables = find_atoms_dcnn_files(files, pixel_size=pixel_size, ensemble=ensemble, threshold=threshold,
+                                   device=device, batch_size=batch_size)
+    seconds = time.perf_counter() - t0
+
+    def write(tmp: Path) -> None:
+        for path, table in tables.items():
+            write_table(tmp / f"{Path(path).stem}.csv", table)
+        write_json(tmp / "summary.json", {"files": {p: int(len(t)) for p, t in tables.items()}, "seconds": seconds,
+                                          "ensemble": ensemble, "threshold": threshold, "pixel_size": pixel_size})
+
+    write_outputs(out, write)
+    console.print(f"{sum(len(t) for t in tables.values())} atoms in {len(tables)} files; {seconds:.1f} s")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``atoms-dcnn`` command to the main app."""
+    app.command("atoms-dcnn")(atoms_dcnn)

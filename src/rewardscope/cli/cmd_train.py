@@ -1,0 +1,59 @@
+"""``rewardscope train ...``: reproduce the shipped networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rewardscope.cli.common import console, guard
+from rewardscope.cli.options import option
+from rewardscope.detect.training import TrainConfig
+
+train_app = typer.Typer(no_args_is_help=True, help="Train the networks shipped with rewardscope (simulated data only).")
+
+
+@train_app.command("atoms-dcnn")
+@guard
+def atoms_dcnn(
+    out: Path = typer.Option(..., "--out", help="Weights file to write, e.g. atoms_dcnn.pt."),
+    steps: int = option(TrainConfig, "steps"),
+    batch_size: int = option(TrainConfig, "batch_size", "--batch-size"),
+    pool: int = option(TrainConfig, "pool"),
+    crop: int = option(TrainConfig, "crop"),
+    lr: float = option(TrainConfig, "lr"),
+    seed: int = option(TrainConfig, "seed"),
+    device: str = option(TrainConfig, "device"),
+    threads: int = option(TrainConfig, "threads"),
+    log_every: int = typer.Option(50, "--log-every", help="Print the mean loss every N steps."),
+) -> None:
+    """Train the atom U-Net on simulated HAADF images and write its weights to OUT."""
+    import numpy as np
+
+    from rewardscope.detect.dcnn import save_model
+    from rewardscope.detect.training import train_atom_unet
+
+    if out.suffix != ".pt":
+        from rewardscope.errors import ParameterError
+
+        raise ParameterError(f"--out must end in .pt, got {out}")
+    window: list[float] = []
+
+    def report(stage: str, done: int, total: int, loss: float) -> None:
+        if stage == "simulate" and (done % 500 == 0 or done == total):
+            console.print(f"simulate {done}/{total}")
+        if stage == "train":
+            window.append(loss)
+            if done % log_every == 0 or done == total:
+                console.print(f"step {done}/{total} loss {np.mean(window):.4f}")
+                window.clear()
+
+    res = train_atom_unet(steps=steps, batch_size=batch_size, pool=pool, crop=crop, lr=lr, seed=seed,
+                          device=device, threads=threads, progress=report)
+    save_model(res.model, out)
+    console.print(f"[green]wrote[/green] {out} ({out.stat().st_size / 1e6:.2f} MB) in {res.seconds:.0f} s")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``train`` command group to the main app."""
+    app.add_typer(train_app, name="train")

@@ -1,0 +1,213 @@
+"""Tests of the DCNN atom finder: shipped weights, peak extraction, tiling, training, CLI."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rewardscope.cli.main import app
+from rewardscope.detect.dcnn import (AtomModel, _tiles, find_atoms_dcnn, load_model, peak_positions,
+                                     probability_map, save_model)
+from rewardscope.detect.evaluate import score_detections
+from rewardscope.config import make_config
+from rewardscope.detect.training import TrainConfig, heatmap_loss, make_pool, noisy_batch, train_atom_unet
+from rewardscope.detect.unet import AtomUNet
+from rewardscope.errors import FileFormatError, ParameterError
+from rewardscope.simulate import simulate_haadf
+
+TINY = dict(steps=25, pool=6, batch_size=4, crop=32, channels=(4, 8), lr=1e-2)
+
+
+def _f1(found, sim) -> float:
+    tol = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
+    return score_detections(found.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
+                            tolerance_px=tol, margin_px=2.0).f1
+
+
+def test_shipped_weights_load_offline_and_are_small():
+    from importlib import resources
+
+    model = load_model()
+    ref = resources.files("rewardscope").joinpath("models", "atoms_dcnn.pt")
+    assert ref.is_file() and ref.stat().st_size < 2e6 if hasattr(ref, "stat") else True
+    assert isinstance(model.net, AtomUNet) and not model.net.training
+    assert 0.2 <= model.pixel_size_angstrom <= 0.6
+    assert model.meta["config"]["steps"] >= 1
+
+
+def test_shipped_model_finds_srtio3_columns():
+    sim = simulate_haadf("srtio3-001", size=96, noise=0.1, pixel_size="0.35A", rotation_deg=17.0, seed=4242)
+    found = find_atoms_dcnn(sim.image, pixel_size=sim.pixel_size)
+    assert _f1(found, sim) >= 0.97
+    assert found.probability.shape == sim.image.shape
+
+
+def test_batch_equals_single_and_ensemble_has_uncertainty():
+    sims = [simulate_haadf("ybco-100", size=64, noise=0.2, seed=s) for s in (7, 8)]
+    batch = find_atoms_dcnn([s.image for s in sims], pixel_size="0.35A")
+    single = find_atoms_dcnn(sims[1].image, pixel_size="0.35A")
+    np.testing.assert_allclose(batch[1].atoms[["x", "y"]], single.atoms[["x", "y"]], atol=1e-4)
+    ens = find_atoms_dcnn(sims[0].image, pixel_size="0.35A", ensemble=4)
+    assert {"uncertainty_px", "support"} <= set(ens.atoms.columns)
+    assert ens.atoms["support"].between(0, 1).all() and (ens.atoms["uncertainty_px"] >= 0).all()
+    assert ens.atoms["uncertainty_px"].median() < 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_peak_positions_exact_to_a_tenth_of_a_pixel(seed):
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(np.arange(6, 60, 8.0), np.arange(6, 60, 8.0)), -1).reshape(-1, 2)
+    true = grid + rng.uniform(-0.5, 0.5, grid.shape)
+    yy, xx = np.mgrid[:64, :64]
+    m = sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.0 ** 2)) for x, y in true)
+    found = peak_positions(m, threshold=0.5)
+    assert len(found) == len(true)
+    d = np.linalg.norm(found[["x", "y"]].to_numpy()[:, None] - true[None], axis=2).min(1)
+    assert d.max() < 0.1
+
+
+def test_peak_positions_threshold_and_empty_map():
+    assert len(peak_positions(np.zeros((16, 16)))) == 0
+    m = np.zeros((16, 16))
+    m[5, 5], m[10, 10] = 0.9, 0.3
+    assert peak_positions(m, threshold=0.5)[["x", "y"]].values.tolist() == [[5.0, 5.0]]
+
+
+def test_tiles_cover_every_pixel_once():
+    for n, tile, overlap in [(100, 512, 32), (700, 256, 16), (1000, 512, 32)]:
+        keep = np.zeros(n, int)
+        for start, stop, k0, k1 in _tiles(n, tile, overlap):
+            assert 0 <= start <= k0 < k1 <= stop <= n and stop - start <= tile
+            keep[k0:k1] += 1
+        assert (keep == 1).all()
+
+
+def test_tiled_inference_matches_whole_image_away_from_seams():
+    torch.manual_seed(0)
+    model = AtomModel(net=AtomUNet((4, 8)).eval())
+    img = np.random.default_rng(0).standard_normal((1, 1, 96, 150)).astype(np.float32)
+    whole = probability_map(model, img, tile_px=512)
+    tiled = probability_map(model, img, tile_px=64, overlap_px=16)
+    assert tiled.shape == whole.shape == (1, 1, 96, 150)
+    assert np.abs(tiled - whole).mean() < 0.02
+
+
+def _fixed_batch_loss(net, cfg) -> float:
+    x, y = noisy_batch(make_pool(cfg), np.arange(cfg.pool), np.random.default_rng(99), crop=cfg.crop, noise_max=0.3)
+    net.train()  # batch statistics, as during training
+    with torch.no_grad():
+        return float(heatmap_loss(net(x), y))
+
+
+def test_tiny_training_reduces_loss_and_is_deterministic(tmp_path):
+    cfg = make_config(TrainConfig, seed=3, **TINY)
+    torch.manual_seed(3)
+    before = _fixed_batch_loss(AtomUNet(cfg.channels, in_channels=cfg.in_channels), cfg)  # the initial weights of the run below
+    a = train_atom_unet(cfg)
+    b = train_atom_unet(cfg)
+    c = train_atom_unet(cfg, seed=4)
+    assert a.losses == b.losses and a.losses != c.losses
+    for k, v in a.model.net.state_dict().items():
+        assert torch.equal(v, b.model.net.state_dict()[k])
+    assert _fixed_batch_loss(a.model.net, cfg) < 0.9 * before  # (updates BN statistics: compare first)
+    path = save_model(a.model, tmp_path / "m.pt")
+    again = load_model(path)
+    assert again.meta["config"]["seed"] == 3 and again.net.channels == (4, 8)
+
+
+def test_bad_inputs_raise_input_errors(tmp_path):
+    img = simulate_haadf("au-001", size=32, seed=0).image
+    with pytest.raises(ParameterError):
+        find_atoms_dcnn(img, pixel_size="0.35A", ensemble=9)
+    with pytest.raises(ParameterError):
+        find_atoms_dcnn(img, pixel_size="0.35A", threshold=1.5)
+    with pytest.raises(ParameterError):
+        find_atoms_dcnn([img, img[:16]], pixel_size="0.35A")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(FileFormatError):
+        load_model(bad)
+
+
+def test_train_cli_writes_weights_and_rejects_bad_suffix(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "w.pt"
+    ok = runner.invoke(app, ["train", "atoms-dcnn", "--out", str(out), "--steps", "2", "--pool", "2",
+                             "--batch-size", "2", "--crop", "32"])
+    assert ok.exit_code == 0, ok.output
+    assert load_model(out).meta["config"]["steps"] == 2
+    bad = runner.invoke(app, ["train", "atoms-dcnn", "--out", str(tmp_path / "w.txt"), "--steps", "1"])
+    assert bad.exit_code == 2
+
+
+def test_find_atoms_method_dcnn_scores_rewards():
+    from rewardscope.workflows.atoms import find_atoms
+
+    sim = simulate_haadf("srtio3-001", size=64, noise=0.1, seed=5)
+    res = find_atoms(sim.image, lattice="srtio3-001", pixel_size="0.35A", method="dcnn", fit_gaussian=False)
+    assert res.summary["method"] == "dcnn"
+    assert res.summary["objectives"]["qc"] < 0.2
+    assert _f1(SimpleNamespace(atoms=res.atoms), sim) >= 0.97
+
+
+def _write_sim(folder, name, **kw):
+    from rewardscope.io import write_tiff
+
+    sim = simulate_haadf(**kw)
+    path = folder / f"{name}.tif"
+    write_tiff(path, sim.image, pixel_size=sim.pixel_size)
+    return path, sim
+
+
+def test_atoms_cli_oracle_dcnn_and_method_dcnn(tmp_path):
+    import json
+
+    path, sim = _write_sim(tmp_path, "ybco", lattice="ybco-100", size=96, noise=0.2, seed=31)
+    runner = CliRunner()
+    r = runner.invoke(app, ["atoms", str(path), "--lattice", "ybco-100", "--oracle", "dcnn", "--trials", "20",
+                            "--no-progress", "--out", str(tmp_path / "o1")])
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "o1" / "summary.json").read_text())
+    assert s["n_expected"] == s["oracle_count"] and 0.0 <= s["oracle_f1"] <= 1.0
+    assert (tmp_path / "o1" / "oracle_atoms.csv").is_file()
+    r = runner.invoke(app, ["atoms", str(path), "--lattice", "ybco-100", "--method", "dcnn", "--ensemble", "3",
+                            "--no-progress", "--out", str(tmp_path / "o2")])
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    atoms = pd.read_csv(tmp_path / "o2" / "atoms.csv")
+    assert {"uncertainty_px", "support"} <= set(atoms.columns)
+    assert _f1(SimpleNamespace(atoms=atoms), sim) >= 0.95
+    bad = runner.invoke(app, ["atoms", str(path), "--lattice", "ybco-100", "--oracle", "magic",
+                              "--out", str(tmp_path / "o3")])
+    assert bad.exit_code == 2 and not (tmp_path / "o3").exists()
+
+
+def test_atoms_dcnn_cli_batches_files_of_mixed_shapes(tmp_path):
+    import pandas as pd
+
+    a, sa = _write_sim(tmp_path, "a", lattice="srtio3-001", size=64, noise=0.1, seed=41)
+    b, sb = _write_sim(tmp_path, "b", lattice="srtio3-001", size=64, noise=0.1, seed=42)
+    c, sc = _write_sim(tmp_path, "c", lattice="au-001", size=80, noise=0.1, seed=43)
+    r = CliRunner().invoke(app, ["atoms-dcnn", str(a), str(b), str(c), "--out", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    for name, sim in (("a", sa), ("b", sb), ("c", sc)):
+        table = pd.read_csv(tmp_path / "out" / f"{name}.csv")
+        assert (table["frame"] == 0).all()
+        assert _f1(SimpleNamespace(atoms=table), sim) >= 0.95
+
+
+def test_bragg_filter_recovers_the_lattice_and_ignores_pure_noise():
+    from rewardscope.detect.dcnn import bragg_filter, normalise_image
+
+    clean = simulate_haadf("srtio3-001", size=128, noise=0.0, seed=9).image
+    noisy = clean + np.random.default_rng(9).normal(0, 1.0, clean.shape)
+    filtered = bragg_filter(normalise_image(noisy))
+    corr = lambda a, b: float(np.corrcoef(a.ravel(), b.ravel())[0, 1])  # noqa: E731
+    assert corr(filtered, clean) > 0.5 and corr(filtered, clean) > 3 * corr(noisy, clean)
+    pure = bragg_filter(np.random.default_rng(1).standard_normal((128, 128)).astype(np.float32))
+    assert abs(corr(pure, clean)) < 0.1
