@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rewardscope.report.common import pin_to_image  # noqa: E402
+
 
 def plot_amorphous(image: np.ndarray, mask: np.ndarray, atoms: pd.DataFrame, *, path: str | Path,
                    truth_mask: np.ndarray | None = None, title: str | None = None) -> Path:
@@ -39,6 +41,7 @@ def plot_amorphous(image: np.ndarray, mask: np.ndarray, atoms: pd.DataFrame, *, 
         ax.contour(mask.astype(float), [0.5], colors="red", linewidths=1.5)
     if truth_mask is not None and truth_mask.any():
         ax.contour(truth_mask.astype(float), [0.5], colors="lime", linewidths=1.0, linestyles="--")
+    pin_to_image(ax, image.shape)
     fig.colorbar(sc, ax=ax, fraction=0.046, label="amorphous probability")
     ax.set_title(title or f"amorphous area {100 * mask.mean():.1f} %")
     ax.set_axis_off()

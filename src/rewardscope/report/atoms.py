@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rewardscope.report.common import pin_to_image  # noqa: E402
+
 
 def plot_atoms(image: np.ndarray, atoms: pd.DataFrame, *, path: str | Path | None = None,
                truth: pd.DataFrame | None = None, title: str | None = None) -> Any:
@@ -41,8 +43,7 @@ def plot_atoms(image: np.ndarray, atoms: pd.DataFrame, *, path: str | Path | Non
         ax.scatter(truth["x"], truth["y"], s=marker * 3, facecolors="none", edgecolors="cyan", linewidths=0.6,
                    label="truth")
     ax.scatter(atoms["x"], atoms["y"], s=marker, c="red", linewidths=0, label=f"found ({len(atoms)})")
-    ax.set_xlim(-0.5, cols - 0.5)
-    ax.set_ylim(rows - 0.5, -0.5)
+    pin_to_image(ax, image.shape)
     ax.set_axis_off()
     ax.set_title(title or f"{len(atoms)} atoms")
     if truth is not None:

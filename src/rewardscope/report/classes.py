@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from rewardscope.report.common import pin_to_image  # noqa: E402
+
 
 def plot_classes(image: np.ndarray, atoms: pd.DataFrame, mean_patches: np.ndarray, *, path: str | Path,
                  column: str = "class") -> Path:
@@ -39,6 +41,7 @@ def plot_classes(image: np.ndarray, atoms: pd.DataFrame, mean_patches: np.ndarra
         sel = atoms[column] == k
         ax.scatter(atoms.loc[sel, "x"], atoms.loc[sel, "y"], s=8, color=colours(k % 10), label=f"class {k} ({int(sel.sum())})")
     ax.legend(fontsize=7, loc="upper right", markerscale=2)
+    pin_to_image(ax, image.shape)
     ax.set_axis_off()
     for k in range(n):
         sub = fig.add_subplot(grid[k % 2, 1 + k // 2])
