@@ -211,3 +211,19 @@ def test_bragg_filter_recovers_the_lattice_and_ignores_pure_noise():
     assert corr(filtered, clean) > 0.5 and corr(filtered, clean) > 3 * corr(noisy, clean)
     pure = bragg_filter(np.random.default_rng(1).standard_normal((128, 128)).astype(np.float32))
     assert abs(corr(pure, clean)) < 0.1
+
+
+def test_atoms_cli_method_dcnn_needs_no_lattice(tmp_path):
+    from rewardscope.io import write_tiff
+    import pandas as pd
+
+    sim = simulate_haadf("srtio3-001", size=128, noise=0.2, seed=21)
+    write_tiff(tmp_path / "img.tif", sim.image, pixel_size=sim.pixel_size)
+    res = CliRunner().invoke(app, ["atoms", str(tmp_path / "img.tif"), "--method", "dcnn", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    atoms = pd.read_csv(tmp_path / "o" / "atoms.csv")
+    tol = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
+    score = score_detections(atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
+                             tolerance_px=tol, margin_px=2.0)
+    assert score.f1 > 0.98
+    assert (tmp_path / "o" / "overlay.png").exists()

@@ -39,6 +39,9 @@ def atoms(
     from rewardscope.workflows.atoms import find_atoms
 
     img = read_image(image, pixel_size=pixel_size)
+    if method == "dcnn" and lattice is None and cif is None:
+        _dcnn_without_lattice(img, out, ensemble=ensemble)
+        return
     from rewardscope.workflows.atoms_dcnn import find_atoms_with_oracle
 
     run = find_atoms if oracle is None else lambda *a, **k: find_atoms_with_oracle(*a, oracle=oracle, **k)
@@ -60,6 +63,27 @@ def atoms(
                   + f"; {s['seconds']['total']:.1f} s"
                   + (f"; F1 against the {s['oracle']} oracle ({s['oracle_count']} atoms) = {s['oracle_f1']:.4f}"
                      if "oracle" in s else ""))
+
+
+def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int) -> None:
+    """``--method dcnn`` with no lattice: the network alone (no rewards to report)."""
+    from rewardscope.detect.dcnn import find_atoms_dcnn
+    from rewardscope.io import as_image
+    from rewardscope.report.atoms import plot_atoms
+    from rewardscope.result import Result
+
+    arr = as_image(img.data)
+    found = find_atoms_dcnn(arr, pixel_size=img.pixel_size, ensemble=ensemble)
+    result = Result(tables={"atoms": found.atoms}, image=arr, pixel_size=img.pixel_size,
+                    summary={"method": "dcnn", "lattice": None, "n_atoms": int(len(found.atoms)),
+                             "ensemble": ensemble, "seconds": found.seconds, "input": str(img.path)})
+
+    def write(tmp: Path) -> None:
+        result.save(tmp)
+        plot_atoms(arr, found.atoms, path=tmp / "overlay.png", title=f"DCNN: {len(found.atoms)} atoms")
+
+    write_outputs(out, write)
+    console.print(f"{len(found.atoms)} atoms (DCNN, no lattice given: no rewards computed); {found.seconds:.2f} s")
 
 
 def register(app: typer.Typer) -> None:
