@@ -119,7 +119,7 @@ def _sim_params(rng: np.random.Generator) -> dict[str, float]:
 
     return dict(rotation_deg=float(rng.uniform(0, 360)), probe_fwhm_angstrom=float(rng.uniform(0.8, 1.3)),
                 background=float(rng.uniform(0.0, 0.15)), scan_distortion_px=maybe(0.4, 0.0, 2.0),
-                amorphous_fraction=maybe(0.3, 0.05, 0.4), vacancy_fraction=maybe(0.4, 0.0, 0.08))
+                amorphous_fraction=maybe(0.4, 0.05, 0.4), vacancy_fraction=maybe(0.6, 0.0, 0.15))
 
 
 def _pick_crystal(rng: np.random.Generator, random_share: float, presets: dict[str, ProjectedCrystal],
