@@ -20,6 +20,7 @@ import pandas as pd
 
 from rewardscope.classify.clusters import match_clusters
 from rewardscope.metrics import mask_iou, match_points
+from rewardscope.report.tables import markdown_table
 from rewardscope.simulate import simulate_haadf
 from rewardscope.workflows.amorphous import map_amorphous
 from rewardscope.workflows.atoms import find_atoms
@@ -59,13 +60,6 @@ def one_image(i: int, fraction: float, noise: float, trials: int) -> dict:
             "class_accuracy_true_atoms": acc_truth, "window_nm": best["window_nm"],
             "threshold": best["threshold"], "covariance": best["covariance"], "dilation_nn": best["dilation_nn"],
             "seconds_atoms": t1 - t0, "seconds_amorphous": t2 - t1, "seconds_classify": t3 - t2}
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """A pipe table (pandas' to_markdown needs tabulate, not a dependency)."""
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def plot(df: pd.DataFrame, example: tuple, path: Path) -> None:

@@ -33,6 +33,7 @@ from skimage.feature import blob_log  # noqa: E402
 
 from rewardscope.detect import scale_image, score_detections  # noqa: E402
 from rewardscope.optimize import FloatParam, SearchSpace, run_study  # noqa: E402
+from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.rewards import ATOM_REWARDS, AtomRewardContext  # noqa: E402
 from rewardscope.simulate import simulate_haadf  # noqa: E402
 from rewardscope.workflows.atoms import find_atoms  # noqa: E402
@@ -148,23 +149,16 @@ def plot(acc: pd.DataFrame, spd: pd.DataFrame, studies: dict) -> None:
     fig.savefig(OUT / "atoms_logstar.png", dpi=130)
 
 
-def md_table(df: pd.DataFrame) -> str:
-    """A pipe table (pandas' to_markdown needs tabulate, which we do not depend on)."""
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
-    return head + "\n" + "\n".join("| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False))
-
-
 def markdown(acc: pd.DataFrame, spd: pd.DataFrame) -> str:
     cols = ["lattice", "pixel_size_A", "noise", "n_true", "n_found", "qc", "er", "f1", "precision", "recall",
             "rmse_px", "rmse_bound_px", "seconds"]
     base = spd.iloc[-1]
     lines = ["# LoG* benchmark", "", f"Command: `python benchmarks/atoms_logstar.py` ({TRIALS} trials per image).", "",
              "## Speed and quality on one image (YBCO [100], 0.35 Å/px, noise 0.1)", "",
-             md_table(spd), "",
+             markdown_table(spd), "",
              f"LoG* (TPE) took {spd['seconds'].iloc[0]:.1f} s, the blob_log baseline {base['seconds']:.1f} s: "
              f"ratio {spd['time_vs_baseline'].iloc[0]:.3f}.", "",
-             "## Accuracy without labels", "", md_table(acc[cols]), "",
+             "## Accuracy without labels", "", markdown_table(acc[cols]), "",
              "## Reading the table", "",
              f"* F1 >= 0.98 in {int((acc['f1'] >= 0.98).sum())} of {len(acc)} cells; all cells with noise <= 0.1 "
              f"{'pass' if (acc[acc['noise'] <= 0.1]['f1'] >= 0.98).all() else 'do NOT all pass'}. "

@@ -36,6 +36,7 @@ import torch  # noqa: E402
 from rewardscope.detect.dcnn import find_atoms_dcnn, load_model  # noqa: E402
 from rewardscope.detect.training import random_crystal  # noqa: E402
 from rewardscope.physics import get_lattice  # noqa: E402
+from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.simulate import simulate_haadf  # noqa: E402
 from rewardscope.workflows.benchmarks import score  # noqa: E402
 
@@ -110,12 +111,6 @@ def inference_speed() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def md_table(df: pd.DataFrame) -> str:
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
-    return head + "\n" + "\n".join("| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False))
-
-
 def plot(acc: pd.DataFrame) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (name, ens), g in acc.groupby(["crystal", "ensemble"]):
@@ -142,7 +137,7 @@ def main() -> None:
     (OUT / "dcnn_accuracy.md").write_text("\n".join([
         "# DCNN accuracy on unseen simulated images", "", "Command: `python benchmarks/dcnn.py`. "
         f"{IMAGES} images per level, 256 x 256, 0.35 Å/px, seeds 5000+; model trained "
-        f"{meta.get('config', {}).get('steps')} steps in {meta.get('seconds')} s.", "", md_table(table), ""]))
+        f"{meta.get('config', {}).get('steps')} steps in {meta.get('seconds')} s.", "", markdown_table(table), ""]))
     dfx = defects()
     dfx.to_csv(OUT / "dcnn_defects.csv", index=False)
     dtab = dfx.groupby(["case", "noise", "method"]).agg(
@@ -152,7 +147,7 @@ def main() -> None:
         "# Defects: vacancies and amorphous patches (DCNN vs LoG*)", "",
         f"Command: `python benchmarks/dcnn.py`. YBCO [100], {IMAGES} images per row, 256 x 256, 0.35 Å/px, "
         "seeds 6000+, random rotation. Precision below 1 means atoms reported where the image has none "
-        "(vacant sites, disordered regions).", "", md_table(dtab), ""]))
+        "(vacant sites, disordered regions).", "", markdown_table(dtab), ""]))
     spd = inference_speed()
     spd.to_csv(OUT / "dcnn_inference.csv", index=False)
     (OUT / "dcnn_inference.md").write_text("\n".join([
@@ -160,7 +155,7 @@ def main() -> None:
         "Command: `python benchmarks/dcnn.py`. YBCO at 0.35 Å/px (resampled to the network's 0.4 Å/px: "
         "256 px -> 224 px, 1024 px -> 896 px), one view (ensemble 1), peaks included. Wall time per image and "
         "process CPU time per image; the 2 cores were shared with other jobs (load average column), so "
-        "wall times are pessimistic.", "", md_table(spd), ""]))
+        "wall times are pessimistic.", "", markdown_table(spd), ""]))
 
 
 if __name__ == "__main__":

@@ -31,11 +31,12 @@ import pandas as pd  # noqa: E402
 from skimage.registration import phase_cross_correlation  # noqa: E402
 
 from rewardscope.io import open_stack, read_image, write_stack, write_tiff  # noqa: E402
+from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.simulate.movie import simulate_movie  # noqa: E402
 from rewardscope.track import DriftConfig, estimate_drift, iter_aligned  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-REAL = Path("/work/shared/data/nanoparticles-hrtem/train/images")
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "nanoparticles-hrtem" / "train" / "images"
 ATTRIBUTION = ("Real frames: bright-field HRTEM nanoparticle images from Y. Duan et al., \"Deep Learning Applications "
                "in Microscopy: Segmentation and Tracking\", Elemental Microscopy EM000004 (2024), "
                "doi:10.69761/HDTA8338 (repository msa-em/microscopy-seg-track), CC-BY-4.0.")
@@ -154,17 +155,6 @@ def bench_speed(rows: list[dict], *, repeats: int = 3) -> None:
         print(f"speed {name} {ref}: {n / seconds:.1f} frames/s", flush=True)
 
 
-def markdown(table: pd.DataFrame, digits: int) -> str:
-    """A pipe table (pandas' to_markdown needs tabulate, which we do not depend on)."""
-    def cell(v: object) -> str:
-        if isinstance(v, float) and v.is_integer() and abs(v) < 1e6:
-            return str(int(v))
-        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-    head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns)
-    return head + "".join("\n| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False))
-
-
 def write_report(table: pd.DataFrame, curves: dict) -> None:
     table.to_csv(RESULTS / "drift.csv", index=False, float_format="%.4g")
     acc = table[~table.case.str.startswith("speed")]
@@ -179,9 +169,9 @@ def write_report(table: pd.DataFrame, curves: dict) -> None:
              "shared with other jobs; timings are noisy, compare the ratio to the baseline of the same run).", "",
              "Residual = RMS over frames of the vector error |(dx, dy) - truth| in pixels (frame 0 is the origin).",
              "Default settings (upsample 20, taper 0.15, plain cross-correlation).", "",
-             "## Accuracy", "", markdown(summary, 3), "",
+             "## Accuracy", "", markdown_table(summary, digits=3, fixed=True), "",
              "## Speed (200 frames, 512 x 512, read lazily from a TIFF on disk)", "",
-             markdown(speed, 2), "", "## Data", "", ATTRIBUTION, ""]
+             markdown_table(speed, digits=2, fixed=True), "", "## Data", "", ATTRIBUTION, ""]
     (RESULTS / "drift.md").write_text("\n".join(lines))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for name, err in curves.items():

@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/segment_hrtem.py [--data DIR] [--trials 60] [--quick]
 
-Part 1 segments the 20 images of ``/work/shared/data/nanoparticles-hrtem/train`` with
+Part 1 segments the 20 images of ``../shared/data/nanoparticles-hrtem/train`` (beside the repository) with
 :func:`rewardscope.workflows.particles.segment_image` (parameters chosen by the
 label-free rewards; the masks are read only to score) and compares, in the same run, with
 plain Otsu on the raw image, Otsu after a fixed small blur (sigma 2 px), and an oracle
@@ -38,11 +38,13 @@ from skimage.filters import threshold_otsu  # noqa: E402
 from skimage.io import imread  # noqa: E402
 
 from rewardscope.metrics import dice, mask_iou  # noqa: E402
-from rewardscope.report.particles import HRTEM_ATTRIBUTION, draw_overlay  # noqa: E402
+from rewardscope.report.tables import markdown_table  # noqa: E402
+from rewardscope.datasets import HRTEM_ATTRIBUTION  # noqa: E402
+from rewardscope.report.particles import draw_overlay  # noqa: E402
 from rewardscope.segment import classical  # noqa: E402
 from rewardscope.workflows.particles import segment_image, segment_movie  # noqa: E402
 
-DATA = Path("/work/shared/data/nanoparticles-hrtem/train")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nanoparticles-hrtem" / "train"
 RESULTS = Path(__file__).parent / "results"
 ORACLE_SIGMAS = np.round(np.arange(1.0, 10.01, 0.25), 2)
 
@@ -177,10 +179,7 @@ def markdown(table: pd.DataFrame, oracle_sigma: float, oracle_iou: float, seeds:
              f"Command: `python benchmarks/segment_hrtem.py` (trials {trials}, seed 0). The masks are used only "
              "to score; parameters come from the rewards `overlap` and `ambiguity` (Pareto front, Euclidean "
              "choice) and, where a region is non-convex, `concavity` and `cuts` for the watershed split.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in table.iterrows():
-        cells = [r["image"]] + [f"{r[c]:.4f}" if isinstance(r[c], float) else str(r[c]) for c in cols[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
+             markdown_table(table[cols], digits=4, fixed=True)]
     lines += ["", f"**Mean IoU {table['iou'].mean():.4f}** (min {table['iou'].min():.4f}), "
               f"**mean Dice {table['dice'].mean():.4f}** (min {table['dice'].min():.4f}); "
               f"particles found {table['particles_found'].sum()} vs {table['mask_regions'].sum()} mask regions "
@@ -192,8 +191,7 @@ def markdown(table: pd.DataFrame, oracle_sigma: float, oracle_iou: float, seeds:
               "Other optimiser seeds (mean IoU): " + ", ".join(f"seed {k}: {v:.4f}" for k, v in seeds.items()), ""]
     if speed:
         lines += ["## Movie speed (simulated, 200 frames of 512 x 512, lazy .npy)", "",
-                  "| quantity | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in speed.items()]
+                  markdown_table(pd.DataFrame({"quantity": list(speed), "value": list(speed.values())}))]
         lines += ["", "Timings on a shared 2-core machine (other jobs running; see load average), so wall-clock "
                   "frames/s understate the speed; CPU seconds (process time, all threads) give the cost "
                   "independent of the load. The first frame's optimisation (60 + 16 trials) is included. The "

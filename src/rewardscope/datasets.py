@@ -15,7 +15,7 @@ from importlib.resources import files
 import numpy as np
 
 #: Citation required with the shipped HRTEM image (CC-BY-4.0).
-HRTEM_ATTRIBUTION = ("HRTEM image: Duan et al., 'Deep Learning Applications in Microscopy: Segmentation and "
+HRTEM_ATTRIBUTION = ("Duan et al., 'Deep Learning Applications in Microscopy: Segmentation and "
                      "Tracking', Elemental Microscopy EM000004 (2024), doi:10.69761/HDTA8338, CC-BY-4.0")
 
 

@@ -18,15 +18,12 @@ def _say(line: str) -> None:
 
 
 def _markdown(tables: dict, title: str, note: str) -> str:
-    """Pipe tables (pandas' to_markdown needs tabulate, which we do not depend on)."""
-    def fmt(v: object) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    """Title, note and one pipe table per entry of ``tables``."""
+    from rewardscope.report.tables import markdown_table
 
     parts = [f"# {title}", "", note, ""]
     for name, df in tables.items():
-        head = "| " + " | ".join(map(str, df.columns)) + " |\n|" + "---|" * len(df.columns)
-        body = "\n".join("| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False))
-        parts += [f"## {name}", "", head, body, ""]
+        parts += [f"## {name}", "", markdown_table(df), ""]
     return "\n".join(parts)
 
 

@@ -23,10 +23,6 @@ import pandas as pd  # noqa: E402
 from skimage.segmentation import find_boundaries  # noqa: E402
 
 #: Attribution line for figures of the HRTEM data set (CC-BY-4.0).
-HRTEM_ATTRIBUTION = ("Data: Duan et al., 'Deep Learning Applications in Microscopy: Segmentation and "
-                     "Tracking', Elemental Microscopy EM000004 (2024), doi:10.69761/HDTA8338, CC-BY-4.0")
-
-
 def draw_overlay(ax: Any, image: np.ndarray, labels: np.ndarray, *, truth: np.ndarray | None = None,
                  title: str | None = None) -> None:
     """Grey image with particle outlines (red) and, optionally, true outlines (cyan).
