@@ -140,11 +140,18 @@ def plot(acc: pd.DataFrame, spd: pd.DataFrame, studies: dict) -> None:
     axes[0].legend(fontsize=7)
     for label, st in studies.items():
         v = st.values()
-        axes[2].scatter(v[:, 0], v[:, 1], s=8, alpha=0.5, label=f"{label}: HV {st.hypervolume:.4f}")
-    axes[2].set(xlabel="QC", ylabel="ER", xscale="symlog", yscale="symlog", title="trials (YBCO, noise 0.1)")
-    axes[2].set_xlim(0, 1.5)
-    axes[2].set_ylim(0, 1.05)
-    axes[2].legend(fontsize=7)
+        dots = axes[2].scatter(v[:, 0], v[:, 1], s=6, alpha=0.35)
+        front = st.values(pareto_only=True)
+        front = front[np.argsort(front[:, 0])]
+        axes[2].plot(front[:, 0], front[:, 1], "o-", ms=4, drawstyle="steps-post", c=dots.get_facecolor()[0],
+                     label=f"{label}: front, HV {st.hypervolume:.4f}")
+    ticks = [0, 1e-3, 1e-2, 1e-1, 1]
+    for axis in ("x", "y"):
+        getattr(axes[2], f"set_{axis}scale")("symlog", linthresh=1e-3, linscale=0.5)
+        getattr(axes[2], f"set_{axis}ticks")(ticks, ["0", "0.001", "0.01", "0.1", "1"])
+    axes[2].set(xlabel="QC (minimised)", ylabel="ER (minimised)", xlim=(0, 1.5), ylim=(0, 1.05),
+                title="200 trials each (YBCO, 0.35 Å, noise 0.1)")
+    axes[2].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(OUT / "atoms_logstar.png", dpi=130)
 
