@@ -41,7 +41,6 @@ from rewardscope.metrics import dice, mask_iou  # noqa: E402
 from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.datasets import HRTEM_ATTRIBUTION  # noqa: E402
 from rewardscope.report.particles import draw_overlay  # noqa: E402
-from rewardscope.segment import classical  # noqa: E402
 from rewardscope.workflows.particles import segment_image, segment_movie  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nanoparticles-hrtem" / "train"
