@@ -32,3 +32,4 @@ def test_roundtrip_conversion(value, unit):
     length = Length(value, unit)
     assert math.isclose(Length(length.to("nm"), "nm").angstrom, length.angstrom, rel_tol=1e-9)
     assert parse_length(f"{value!r}{unit}").angstrom == pytest.approx(length.angstrom, rel=1e-12)
+    assert parse_length(length.text) == length

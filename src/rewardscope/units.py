@@ -62,6 +62,11 @@ class Length:
         """The length in nanometres."""
         return self.to("nm")
 
+    @property
+    def text(self) -> str:
+        """The length as text that :func:`parse_length` reads back exactly, e.g. ``"0.35A"``."""
+        return f"{self.value!r}{self.unit}"
+
     def to(self, unit: str) -> float:
         """Return the magnitude in ``unit`` (``A``, ``nm``, ``pm`` or ``um``)."""
         unit = _normalise_unit(unit)

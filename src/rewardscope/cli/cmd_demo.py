@@ -133,7 +133,7 @@ def _segment_movie_step(folder: Path) -> str:
     movie = _movie()
     target = folder / "08_segment_movie"
     target.mkdir()
-    result = segment_movie(movie.movie, pixel_size=f"{movie.pixel_size.value!r}{movie.pixel_size.unit}",
+    result = segment_movie(movie.movie, pixel_size=movie.pixel_size.text,
                            drift=True)
     result.save(target)
     save_particle_figures(result, target)

@@ -99,7 +99,7 @@ def _ps_text(pixel_size: Any, config: SegmentConfig) -> str | None:
     """The pixel size as text for the config (the user's, else the file's)."""
     if config.pixel_size is not None:
         return config.pixel_size
-    return None if pixel_size is None else f"{pixel_size.value!r}{pixel_size.unit}"
+    return None if pixel_size is None else pixel_size.text
 
 
 def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool) -> None:

@@ -149,7 +149,7 @@ def _disorder(cols_df: pd.DataFrame, mask: np.ndarray, crystal: ProjectedCrystal
 def _resolve_config(config: HaadfConfig | None, overrides: dict[str, object]) -> HaadfConfig:
     if isinstance(overrides.get("pixel_size"), Length):
         ps = overrides["pixel_size"]
-        overrides["pixel_size"] = f"{ps.value!r}{ps.unit}"  # type: ignore[union-attr]
+        overrides["pixel_size"] = ps.text  # type: ignore[union-attr]
     cfg = make_config(HaadfConfig, config, **overrides)
     parse_length(cfg.pixel_size)  # raises CalibrationError for a bad length
     return cfg

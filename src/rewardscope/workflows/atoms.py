@@ -332,7 +332,7 @@ def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = 
     if isinstance(lattice, str):
         overrides["lattice"] = lattice
     if pixel_size is not None:
-        overrides["pixel_size"] = pixel_size if isinstance(pixel_size, str) else f"{pixel_size.value!r}{pixel_size.unit}"
+        overrides["pixel_size"] = pixel_size if isinstance(pixel_size, str) else pixel_size.text
     cfg = make_config(AtomsConfig, config, **overrides)
     if cfg.method not in _METHODS:
         raise ParameterError(f"unknown method {cfg.method!r}; use one of {', '.join(_METHODS)}")

@@ -130,7 +130,7 @@ def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", ensemble: int = 
         raise ParameterError("give either an oracle or n_expected, not both")
     given = kwargs.get("pixel_size")
     cfg = make_config(AtomsConfig, pixel_size=given if given is None or isinstance(given, str)
-                      else f"{given.value!r}{given.unit}")
+                      else given.text)
     arr, ps = _resolve_image(image, cfg)
     atoms = dcnn_oracle(arr, pixel_size=ps, ensemble=ensemble)
     if len(atoms) == 0:

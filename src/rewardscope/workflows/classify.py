@@ -88,7 +88,7 @@ def configure(model: type[M], config: M | None, overrides: dict[str, Any], *, im
         No pixel size anywhere (``task`` names what needs it).
     """
     if pixel_size is not None:
-        overrides["pixel_size"] = pixel_size if isinstance(pixel_size, str) else f"{pixel_size.value!r}{pixel_size.unit}"
+        overrides["pixel_size"] = pixel_size if isinstance(pixel_size, str) else pixel_size.text
     cfg = make_config(model, config, **overrides)
     arr, ps = resolve_image(image, cfg.pixel_size)
     if ps is None:
