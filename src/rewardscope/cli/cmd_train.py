@@ -8,7 +8,7 @@ import typer
 
 from rewardscope.cli.common import console, guard
 from rewardscope.cli.options import option
-from rewardscope.detect.training import TrainConfig
+from rewardscope.detect.training_config import TrainConfig
 
 train_app = typer.Typer(no_args_is_help=True, help="Train the networks shipped with rewardscope (simulated data only).")
 

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch.nn import functional as F
 
 from rewardscope.config import make_config
 from rewardscope.detect.dcnn import (CANONICAL_PIXEL_SIZE_ANGSTROM, AtomModel, network_input, normalise_image,
                                      resample)
-from rewardscope.detect.unet import DEFAULT_CHANNELS, AtomUNet, n_parameters
+from rewardscope.detect.training_config import TrainConfig
+from rewardscope.detect.unet import AtomUNet, n_parameters
 from rewardscope.physics import ProjectedCrystal, get_lattice
 from rewardscope.physics.crystal import UnitCell, project
 from rewardscope.physics.presets import PRESETS
@@ -48,26 +48,6 @@ from rewardscope.simulate.haadf import render_columns
 HEAVY = ("Sr", "Ba", "Ti", "Cu", "Y", "Zr", "Mo", "La", "Fe", "Ga", "In", "Pt", "Au", "W", "Si", "Ni")
 #: (lattice, lowest, highest pixel size in Å) never used in training.
 HELD_OUT = ("srtio3-001", 0.30, 0.40)
-
-
-class TrainConfig(BaseModel):
-    """Training recipe of the atom U-Net (defaults reproduce the shipped weights)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    steps: int = Field(4500, ge=1, description="Optimiser steps.")
-    batch_size: int = Field(16, ge=1, description="Crops per step.")
-    crop: int = Field(112, ge=32, description="Crop side at the canonical pixel size (multiple of 16).")
-    pool: int = Field(3000, ge=1, description="Clean simulated crops generated before training (noise is added per step).")
-    lr: float = Field(3e-3, gt=0, description="Peak learning rate of Adam (cosine decay to 2 % of it).")
-    channels: tuple[int, ...] = Field(DEFAULT_CHANNELS, description="U-Net channels per level.")
-    in_channels: int = Field(2, ge=1, le=2, description="1: the image; 2: the image and its Bragg filter.")
-    heat_sigma_px: float = Field(1.0, gt=0, description="Sigma of the target blobs, canonical pixels.")
-    noise_max: float = Field(1.3, ge=0, description="Largest Gaussian noise sigma (image scaled to [0, 1]).")
-    random_share: float = Field(0.4, ge=0, le=1, description="Share of crops from random crystals (rest: presets).")
-    seed: int = Field(0, description="Random seed; same seed, same weights on the CPU.")
-    device: str = Field("cpu", pattern="^(cpu|cuda)$", description="cpu or cuda.")
-    threads: int = Field(1, ge=1, description="CPU threads of torch (1 is fastest on a shared machine).")
 
 
 @dataclass

@@ -23,8 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-#: Channels per level of the shipped model (half resolution first).
-DEFAULT_CHANNELS = (16, 32, 48, 64)
+from rewardscope.detect.training_config import DEFAULT_CHANNELS  # channels per level (half resolution first)
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:
