@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rewardscope.errors import ParameterError
+from rewardscope.optimize.fastmath import vectorised_tpe_math
 from rewardscope.optimize.pareto import hypervolume as _hypervolume
 from rewardscope.optimize.pareto import normalise, pareto_mask
 from rewardscope.optimize.select import SELECTION_RULES, select_point, selection_distances
@@ -280,7 +281,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
     names = list(objective_names)
     sampler_obj = make_sampler(sampler, seed=seed, options=sampler_options) if isinstance(sampler, str) else sampler
     start = time.perf_counter()
-    with _quiet_optuna():
+    with _quiet_optuna(), vectorised_tpe_math():
         study = optuna.create_study(
             directions=["minimize"] * len(names), sampler=sampler_obj, storage=_storage(storage),
             study_name=study_name or "rewardscope", load_if_exists=storage is not None)
