@@ -28,6 +28,9 @@ def atoms(
     oracle: str | None = typer.Option(None, "--oracle", help="dcnn: the network's atom count replaces the expected count in QC, and the result is scored (F1) against the network's atoms."),
     ensemble: int = option(AtomsConfig, "ensemble"),
     er_factor: float = option(AtomsConfig, "er_factor"),
+    lattice_prior: bool = option(AtomsConfig, "lattice_prior", "--lattice-prior/--no-lattice-prior"),
+    displacement_sigma: str = option(AtomsConfig, "displacement_sigma"),
+    vacancy_prior: float = option(AtomsConfig, "vacancy_prior"),
     storage: str | None = option(AtomsConfig, "storage"),
     study_name: str | None = option(AtomsConfig, "study_name"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -47,7 +50,8 @@ def atoms(
     run = find_atoms if oracle is None else lambda *a, **k: find_atoms_with_oracle(*a, oracle=oracle, **k)
     result = run(img, lattice=lattice, cif=cif, zone=zone, pixel_size=pixel_size, method=method,
                  trials=trials, sampler=sampler, select=select, seed=seed, n_expected=n_expected,
-                 er_factor=er_factor, storage=storage, study_name=study_name, progress=progress, ensemble=ensemble)
+                 er_factor=er_factor, lattice_prior=lattice_prior, displacement_sigma=displacement_sigma,
+                 vacancy_prior=vacancy_prior, storage=storage, study_name=study_name, progress=progress, ensemble=ensemble)
     result.summary["input"] = str(image)
 
     def write(tmp: Path) -> None:
@@ -63,6 +67,12 @@ def atoms(
                   + f"; {s['seconds']['total']:.1f} s"
                   + (f"; F1 against the {s['oracle']} oracle ({s['oracle_count']} atoms) = {s['oracle_f1']:.4f}"
                      if "oracle" in s else ""))
+    if "lattice_prior" in s:
+        lp = s["lattice_prior"]
+        console.print(f"lattice prior: {lp['n_present']} of {lp['n_sites']} sites hold a column "
+                      f"({lp['n_added']} added, {lp['n_dropped_empty_site']} judged empty, "
+                      f"{lp['n_dropped_off_lattice']} off-lattice detections dropped); displacement spread "
+                      f"{lp['displacement_sigma_px']:.2f} px")
 
 
 def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int) -> None:
