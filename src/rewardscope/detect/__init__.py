@@ -1,4 +1,4 @@
-"""Finding atomic columns: LoG scale space with cached filtering, sub-pixel refinement.
+"""Finding atomic columns: LoG scale space with cached filtering, sub-pixel refinement, lattice prior.
 
 Examples
 --------
@@ -11,12 +11,14 @@ Examples
 """
 
 from rewardscope.detect.evaluate import score_detections
+from rewardscope.detect.lattice import LatticeFit, apply_lattice_prior, fit_lattice
 from rewardscope.detect.log import (BLOB_COLUMNS, ScaleSpace, disk_overlap, find_blobs, log_blobs,
                                     prepare_scale_space, prune_overlapping, scale_image, sigma_grid)
 from rewardscope.detect.refine import fit_gaussians, parabolic_offsets, refine_peaks
 
 __all__ = [
-    "BLOB_COLUMNS", "ScaleSpace", "disk_overlap", "find_blobs", "fit_gaussians", "log_blobs",
+    "BLOB_COLUMNS", "LatticeFit", "ScaleSpace", "apply_lattice_prior", "disk_overlap", "find_blobs", "fit_gaussians",
+    "fit_lattice", "log_blobs",
     "parabolic_offsets", "prepare_scale_space", "prune_overlapping", "refine_peaks", "scale_image",
     "score_detections", "sigma_grid",
 ]
