@@ -184,6 +184,17 @@ def fit_orientation(xy: np.ndarray, basis_px: np.ndarray, site_frac: np.ndarray,
     Returns
     -------
     list of numpy.ndarray, shape (2, 2)
+
+    Examples
+    --------
+    >>> from rewardscope.physics import get_lattice
+    >>> from rewardscope.units import Length
+    >>> crystal = get_lattice("ybco-100")
+    >>> xy = crystal.positions(shape=(128, 128), pixel_size=Length(0.35, "A"), rotation_deg=30, visible_only=True)
+    >>> basis = crystal.basis / 0.35
+    >>> m = fit_orientation(xy[["x", "y"]].to_numpy(), basis, crystal.frac[crystal.visible], tolerance_px=1.0)[0]
+    >>> round(float(np.degrees(np.arctan2(m[0, 1], m[0, 0]))) % 180, 1)
+    30.0
     """
     r_max = 1.6 * _min_nn(basis_px, site_frac)
     ideal = _ideal_vectors(basis_px, site_frac, r_max)
@@ -191,7 +202,7 @@ def fit_orientation(xy: np.ndarray, basis_px: np.ndarray, site_frac: np.ndarray,
 
     def cost(theta: float, mirror: bool) -> float:  # truncated squared distance to the nearest ideal vector
         d, _ = cKDTree(ideal @ _rotation(theta, mirror)).query(found, distance_upper_bound=tolerance_px)
-        return float(np.minimum(d, tolerance_px).__pow__(2).sum())
+        return float((np.minimum(d, tolerance_px) ** 2).sum())
 
     coarse, fine = ANGLE_STEPS_DEG
     peaks = []
@@ -234,12 +245,32 @@ def _min_nn(basis_px: np.ndarray, site_frac: np.ndarray) -> float:
 def fit_origin(xy: np.ndarray, basis_px: np.ndarray, site_frac: np.ndarray, *, bins: int = 48) -> np.ndarray:
     """Cell origin (pixels) by voting: every detection votes once per site type.
 
+    The right origin gets a vote from every detected column; wrong ones only from the
+    columns whose site type happens to fit.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray, shape (n, 2)
+        Detected columns, pixels.
+    basis_px : numpy.ndarray, shape (2, 2)
+        Oriented cell vectors (rows), pixels.
+    site_frac : numpy.ndarray, shape (m, 2)
+        Visible columns of one cell.
+    bins : int
+        Histogram bins per cell axis.
+
     Returns
     -------
     numpy.ndarray, shape (2,)
+
+    Examples
+    --------
+    >>> cell = np.eye(2) * 10
+    >>> xy = (np.stack(np.meshgrid(np.arange(5), np.arange(5)), -1).reshape(-1, 2) * 10.0) + [3.0, 4.0]
+    >>> (fit_origin(xy, cell, np.array([[0.0, 0.0]])) % 10).round(1).tolist()
+    [3.0, 4.0]
     """
-    inv = np.linalg.inv(basis_px)
-    frac = ((xy[:, None, :] @ inv)[:, 0][:, None, :] - site_frac[None]).reshape(-1, 2) % 1.0
+    frac = ((xy @ np.linalg.inv(basis_px))[:, None, :] - site_frac[None]).reshape(-1, 2) % 1.0
     hist, _, _ = np.histogram2d(frac[:, 0], frac[:, 1], bins=bins, range=[[0, 1], [0, 1]])
     hist = ndimage.uniform_filter(hist, size=3, mode="wrap")
     peak = (np.array(np.unravel_index(hist.argmax(), hist.shape)) + 0.5) / bins
