@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 demo: install
-	$(BIN)/rewardscope demo --out $(DEMO_OUT)
+	$(BIN)/rewardscope demo --out $(DEMO_OUT) --overwrite
 
 test: install
 	$(BIN)/python -m pytest

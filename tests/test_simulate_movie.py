@@ -104,7 +104,7 @@ def test_cli_writes_movie_and_truth(tmp_path):
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
     assert names == {"movie.tif", "truth_masks.tif", "truth_shifts.csv", "truth_tracks.csv", "truth_events.csv",
-                     "summary.json"}
+                     "summary.json", ".rewardscope.json"}
     img = read_image(out / "movie.tif")
     assert img.data.shape == (6, 64, 64) and img.pixel_size.angstrom == pytest.approx(0.4)
     assert read_image(out / "truth_masks.tif").data.dtype == np.uint16

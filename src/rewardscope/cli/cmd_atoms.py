@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, storage_file, write_outputs
 from rewardscope.cli.options import option
+from rewardscope.io.output import check_output_path
 from rewardscope.workflows.atoms import AtomsConfig
 
 
@@ -15,6 +16,7 @@ from rewardscope.workflows.atoms import AtomsConfig
 def atoms(
     image: Path = typer.Argument(..., help="HAADF-STEM image (.tif, .dm4, .emd, .npy, ...)."),
     out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, trials.csv, pareto.csv, summary.json, overlay.png, pareto.png."),
+    overwrite: bool = overwrite_option(),
     lattice: str | None = option(AtomsConfig, "lattice"),
     cif: str | None = option(AtomsConfig, "cif"),
     zone: tuple[int, int, int] | None = typer.Option(None, "--zone", help="Zone axis U V W for --cif.", show_default=False),
@@ -36,6 +38,8 @@ def atoms(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimisation."""
+    inputs = [image, cif, storage_file(storage)]
+    check_output_path(out, inputs=inputs, overwrite=overwrite)
     from rewardscope.io import read_image
     from rewardscope.report.atoms import plot_atoms
     from rewardscope.report.pareto import plot_pareto
@@ -43,7 +47,7 @@ def atoms(
 
     img = read_image(image, pixel_size=pixel_size)
     if method == "dcnn" and lattice is None and cif is None:
-        _dcnn_without_lattice(img, out, ensemble=ensemble)
+        _dcnn_without_lattice(img, out, ensemble=ensemble, overwrite=overwrite)
         return
     from rewardscope.workflows.atoms_dcnn import find_atoms_with_oracle
 
@@ -60,7 +64,7 @@ def atoms(
                    title=f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})")
         plot_pareto(result.study, path=tmp / "pareto.png")
 
-    write_outputs(out, write)
+    write_outputs(out, write, inputs=inputs, overwrite=overwrite)
     s = result.summary
     console.print(f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f}); "
                   + ", ".join(f"{k} = {v:.4g}" for k, v in s["objectives"].items())
@@ -75,7 +79,7 @@ def atoms(
                       f"{lp['displacement_sigma_px']:.2f} px")
 
 
-def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int) -> None:
+def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int, overwrite: bool) -> None:
     """``--method dcnn`` with no lattice: the network alone (no rewards to report)."""
     from rewardscope.detect.dcnn import find_atoms_dcnn
     from rewardscope.io import as_image
@@ -92,7 +96,7 @@ def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int) -> None:
         result.save(tmp)
         plot_atoms(arr, found.atoms, path=tmp / "overlay.png", title=f"DCNN: {len(found.atoms)} atoms")
 
-    write_outputs(out, write)
+    write_outputs(out, write, inputs=[img.path], overwrite=overwrite)
     console.print(f"{len(found.atoms)} atoms (DCNN, no lattice given: no rewards computed); {found.seconds:.2f} s")
 
 

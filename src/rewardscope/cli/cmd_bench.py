@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
 from rewardscope.cli.options import option
+from rewardscope.io.output import check_output_path
 from rewardscope.workflows.benchmarks import NoiseBenchConfig, SpeedBenchConfig
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of LoG* against the DCNN on simulated images.")
@@ -31,6 +32,7 @@ def _markdown(tables: dict, title: str, note: str) -> str:
 @guard
 def noise(
     out: Path = typer.Option(..., "--out", help="Output folder: per_image.csv, per_level.csv, pareto_*.csv, noise.md, noise.png, summary.json."),
+    overwrite: bool = overwrite_option(),
     images: int = option(NoiseBenchConfig, "images"),
     logstar_images: int = option(NoiseBenchConfig, "logstar_images", "--logstar-images"),
     trials: int = option(NoiseBenchConfig, "trials"),
@@ -40,6 +42,7 @@ def noise(
     seed: int = option(NoiseBenchConfig, "seed"),
 ) -> None:
     """Atoms found and F1 of LoG* and the DCNN on simulated images, noise 0 to 1.0."""
+    check_output_path(out, overwrite=overwrite)
     from rewardscope.report.bench import plot_noise
     from rewardscope.workflows.benchmarks import bench_noise
 
@@ -62,13 +65,14 @@ def noise(
         plot_noise(level, res.extras["studies"], path=tmp / "noise.png")
         (tmp / "noise.md").write_text(_markdown(tables, "Noise robustness: LoG* vs DCNN", note))
 
-    write_outputs(out, write)
+    write_outputs(out, write, overwrite=overwrite)
 
 
 @bench_app.command("speed")
 @guard
 def speed(
     out: Path = typer.Option(..., "--out", help="Output folder: per_image.csv, per_method.csv, speed.md, speed.png, summary.json."),
+    overwrite: bool = overwrite_option(),
     images: int = option(SpeedBenchConfig, "images"),
     trials: int = option(SpeedBenchConfig, "trials"),
     warm_trials: int = option(SpeedBenchConfig, "warm_trials", "--warm-trials"),
@@ -76,6 +80,7 @@ def speed(
     seed: int = option(SpeedBenchConfig, "seed"),
 ) -> None:
     """Seconds per 256 x 256 image: LoG*, warm-started LoG*, plain LoG, DCNN (CPU, GPU)."""
+    check_output_path(out, overwrite=overwrite)
     from rewardscope.report.bench import plot_speed
     from rewardscope.workflows.benchmarks import bench_speed
 
@@ -90,7 +95,7 @@ def speed(
         plot_speed(res.tables["per_method"], path=tmp / "speed.png")
         (tmp / "speed.md").write_text(_markdown({"per method": res.tables["per_method"]}, "Speed per image", note))
 
-    write_outputs(out, write)
+    write_outputs(out, write, overwrite=overwrite)
     for row in res.tables["per_method"].itertuples():
         console.print(f"{row.method}: {row.seconds_per_image:.4g} s/image" if row.available
                       else f"{row.method}: not available")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, storage_file, write_outputs
 from rewardscope.cli.options import option
+from rewardscope.io.output import check_output_path
 from rewardscope.workflows.amorphous import AmorphousConfig
 from rewardscope.workflows.classify import ClassifyConfig
 
@@ -17,6 +18,7 @@ def classify(
     image: Path = typer.Argument(..., help="Image file (with a pixel size, or give --pixel-size)."),
     atoms: Path = typer.Option(..., "--atoms", help="Atom table (CSV/Parquet) with x, y in pixels, e.g. from `rewardscope atoms`."),
     out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, classes.png, summary.json."),
+    overwrite: bool = overwrite_option(),
     classes: int = option(ClassifyConfig, "classes"),
     window: str = option(ClassifyConfig, "window"),
     subclass: str | None = option(ClassifyConfig, "subclass"),
@@ -25,6 +27,7 @@ def classify(
     seed: int = option(ClassifyConfig, "seed"),
 ) -> None:
     """Sort the atoms of IMAGE into classes (patches, PCA, Gaussian mixture); no labels needed."""
+    check_output_path(out, inputs=[image, atoms], overwrite=overwrite)
     from rewardscope.report.classes import plot_classes
     from rewardscope.workflows.classify import classify_atoms
 
@@ -36,7 +39,7 @@ def classify(
         result.save(tmp)
         plot_classes(result.image, result.atoms, result.extras["mean_patches"], path=tmp / "classes.png")
 
-    write_outputs(out, write)
+    write_outputs(out, write, inputs=[image, atoms], overwrite=overwrite)
     counts = ", ".join(f"{k}: {v}" for k, v in result.summary["class_counts"].items())
     console.print(f"{result.summary['n_atoms']} atoms in {classes} classes ({counts})")
 
@@ -45,6 +48,7 @@ def classify(
 def amorphous(
     image: Path = typer.Argument(..., help="Image file (with a pixel size, or give --pixel-size)."),
     out: Path = typer.Option(..., "--out", help="Output folder: mask.tif, overlay.png, pareto.png, pareto.csv, trials.csv, atoms.csv, summary.json."),
+    overwrite: bool = overwrite_option(),
     atoms: Path | None = typer.Option(None, "--atoms", help="Atom table with x, y (pixels); default: LoG* on IMAGE with --lattice."),
     trials: int = option(AmorphousConfig, "trials"),
     lattice: str = option(AmorphousConfig, "lattice"),
@@ -58,6 +62,8 @@ def amorphous(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Map amorphised regions of IMAGE: per-atom GMM probability, mask tuned by compactness and perimeter."""
+    inputs = [image, atoms, storage_file(storage)]
+    check_output_path(out, inputs=inputs, overwrite=overwrite)
     from rewardscope.report.amorphous import plot_amorphous
     from rewardscope.report.pareto import plot_pareto
     from rewardscope.workflows.amorphous import map_amorphous
@@ -72,7 +78,7 @@ def amorphous(
         plot_amorphous(result.image, result.mask, result.atoms, path=tmp / "overlay.png")
         plot_pareto(result.extras["study"], path=tmp / "pareto.png")
 
-    write_outputs(out, write)
+    write_outputs(out, write, inputs=inputs, overwrite=overwrite)
     s = result.summary
     console.print(f"{s['n_amorphous']} of {s['n_atoms']} atoms amorphous, area {100 * s['area_fraction']:.1f} %; "
                   + ", ".join(f"{k} = {v:.4g}" for k, v in s["best_values"].items()))

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
+from rewardscope.io.output import check_output_path
 
 
 @guard
 def atoms_dcnn(
     files: list[Path] = typer.Argument(..., help="Images or stacks (any size; large ones are tiled)."),
     out: Path = typer.Option(..., "--out", help="Output folder: <file stem>.csv per input (frame, x, y, probability, ...), summary.json."),
+    overwrite: bool = overwrite_option(),
     pixel_size: str | None = typer.Option(None, "--pixel-size", help="Override the files' pixel size, e.g. 0.35A (without one the image is used at its own pixels)."),
     ensemble: int = typer.Option(1, "--ensemble", help="Dihedral test-time views (1-8); above 1 adds uncertainty_px and support."),
     threshold: float = typer.Option(0.5, "--threshold", help="Smallest peak probability of an atom."),
@@ -22,6 +24,7 @@ def atoms_dcnn(
     """Find atomic columns with the DCNN in every FILE, batching images of equal shape; no lattice needed."""
     import time
 
+    check_output_path(out, inputs=files, overwrite=overwrite)
     from rewardscope.errors import ParameterError
     from rewardscope.io import write_json, write_table
     from rewardscope.workflows.atoms_dcnn import find_atoms_dcnn_files
@@ -40,7 +43,7 @@ def atoms_dcnn(
         write_json(tmp / "summary.json", {"files": {p: int(len(t)) for p, t in tables.items()}, "seconds": seconds,
                                           "ensemble": ensemble, "threshold": threshold, "pixel_size": pixel_size})
 
-    write_outputs(out, write)
+    write_outputs(out, write, inputs=files, overwrite=overwrite)
     console.print(f"{sum(len(t) for t in tables.values())} atoms in {len(tables)} files; {seconds:.1f} s")
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
+from rewardscope.io.output import check_output_path
 
 DemoStep = Callable[[Path], str]
 
@@ -146,14 +147,18 @@ STEPS: list[DemoStep] = [_simulate_step, _atoms_step, _classes_step, _drift_step
 
 
 @guard
-def demo(out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for all demo outputs.")) -> None:
+def demo(
+    out: Path = typer.Option(Path("demo-output"), "--out", help="Folder for all demo outputs."),
+    overwrite: bool = overwrite_option(),
+) -> None:
     """Run every workflow on built-in simulated data and write the results to OUT."""
+    check_output_path(out, overwrite=overwrite)
 
     def run_all(tmp: Path) -> None:
         for step in STEPS:
             console.print(f"[bold]demo[/bold] {step(tmp)}")
 
-    write_outputs(out, run_all)
+    write_outputs(out, run_all, overwrite=overwrite)
     console.print(f"[bold green]demo finished[/bold green]: outputs in {out.resolve()}")
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, progress_bar, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, progress_bar, write_outputs
 from rewardscope.cli.options import option
+from rewardscope.io.output import check_output_path
 from rewardscope.track.drift import DriftConfig
 
 #: Above this size (float32 bytes) ``--format auto`` writes zarr instead of TIFF.
@@ -19,6 +20,7 @@ ZARR_ABOVE_BYTES = 2 * 1024**3
 def drift(
     movie: Path = typer.Argument(..., help="Movie file (.tif, .npy, .zarr, .dm4, .emd, ...); read lazily where possible."),
     out: Path = typer.Option(..., "--out", help="Output folder (aligned.tif or aligned.zarr, shifts.csv, drift.png, summary.json)."),
+    overwrite: bool = overwrite_option(),
     reference: str = option(DriftConfig, "reference"),
     upsample: int = option(DriftConfig, "upsample"),
     border: str = option(DriftConfig, "border"),
@@ -31,6 +33,7 @@ def drift(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Align MOVIE: sub-pixel shifts per frame, stage jumps flagged, aligned stack cropped to the common view."""
+    check_output_path(out, inputs=[movie], overwrite=overwrite)
     from pydantic import ValidationError
 
     from rewardscope.errors import ParameterError
@@ -70,7 +73,7 @@ def drift(
                                           "estimate_frames_per_s": round(len(stack) / max(seconds, 1e-9), 1),
                                           "versions": _versions(), "command": _command()})
 
-    write_outputs(out, write)
+    write_outputs(out, write, inputs=[movie], overwrite=overwrite)
     console.print(f"{len(stack)} frames, {int(shifts.jump.sum())} jump(s), drift range "
                   f"{shifts.dx.max() - shifts.dx.min():.1f} x {shifts.dy.max() - shifts.dy.min():.1f} px")
 

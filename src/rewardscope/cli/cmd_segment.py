@@ -7,8 +7,9 @@ from typing import Any
 
 import typer
 
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
 from rewardscope.cli.options import option
+from rewardscope.io.output import check_output_path
 from rewardscope.workflows.particles import SegmentConfig
 
 OUTPUTS = ("masks.tif (label image per frame), particles.csv, trials.csv, pareto.csv, summary.json, overlay.png, "
@@ -32,6 +33,7 @@ def _parse_range(text: str | None, what: str) -> tuple[float, float] | None:
 def segment(
     path: Path = typer.Argument(..., help="Image or movie (.tif, .png, .npy, .dm4, .emd, ...); movies are read lazily."),
     out: Path = typer.Option(..., "--out", help=f"Output folder: {OUTPUTS}."),
+    overwrite: bool = overwrite_option(),
     method: str = option(SegmentConfig, "method"),
     pixel_size: str | None = option(SegmentConfig, "pixel_size"),
     polarity: str = option(SegmentConfig, "polarity"),
@@ -51,6 +53,7 @@ def segment(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Segment the particles of IMAGE or every frame of MOVIE; parameters are chosen by label-free rewards."""
+    check_output_path(out, inputs=[path], overwrite=overwrite)
     from rewardscope.config import make_config
     from rewardscope.io import open_stack
 
@@ -63,10 +66,8 @@ def segment(
         overrides["sigma_range_px"] = rng
     config = make_config(SegmentConfig, None, **overrides)
     stack = open_stack(path, pixel_size=pixel_size)
-    if len(stack) == 1:
-        _segment_one(stack, config, out, path, progress)
-    else:
-        _segment_many(stack, config, out, path, progress)
+    segment_stack = _segment_one if len(stack) == 1 else _segment_many
+    segment_stack(stack, config, out, path, progress, overwrite=overwrite)
 
 
 def _note_units(summary: dict[str, Any]) -> None:
@@ -75,7 +76,8 @@ def _note_units(summary: dict[str, Any]) -> None:
                       "(give --pixel-size for area_nm2 and equivalent_diameter_nm)")
 
 
-def _segment_one(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool) -> None:
+def _segment_one(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
+                 overwrite: bool) -> None:
     from rewardscope.report.particles import save_particle_figures
     from rewardscope.workflows.particles import segment_image
 
@@ -87,7 +89,7 @@ def _segment_one(stack: Any, config: SegmentConfig, out: Path, path: Path, progr
         result.save(tmp)
         save_particle_figures(result, tmp)
 
-    write_outputs(out, write)
+    write_outputs(out, write, inputs=[path], overwrite=overwrite)
     s = result.summary
     _note_units(s)
     console.print(f"{s['n_particles']} particles; sigma = {s['best_params']['sigma_px']:.2f} px; "
@@ -102,7 +104,8 @@ def _ps_text(pixel_size: Any, config: SegmentConfig) -> str | None:
     return None if pixel_size is None else pixel_size.text
 
 
-def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool) -> None:
+def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
+                  overwrite: bool) -> None:
     import tifffile
 
     from rewardscope.cli.common import progress_bar
@@ -119,7 +122,7 @@ def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, prog
         del masks
         return result
 
-    result = write_outputs(out, write)
+    result = write_outputs(out, write, inputs=[path], overwrite=overwrite)
     s = result.summary
     _note_units(s)
     console.print(f"{s['n_frames']} frames, {s['mean_particles_per_frame']:.1f} particles per frame; "

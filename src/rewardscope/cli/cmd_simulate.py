@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import guard, write_outputs
+from rewardscope.cli.common import guard, overwrite_option, write_outputs
 from rewardscope.cli.options import option
+from rewardscope.io.output import check_output_path
 from rewardscope.simulate.haadf import HaadfConfig
 
 simulate_app = typer.Typer(no_args_is_help=True, help="Simulate images and movies with exact ground truth.")
@@ -28,6 +29,7 @@ def save_haadf(sim: object, folder: Path) -> None:
 @guard
 def haadf(
     out: Path = typer.Option(..., "--out", help="Output folder (image.tif, truth.csv, amorphous_mask.tif, summary.json)."),
+    overwrite: bool = overwrite_option(),
     lattice: str = option(HaadfConfig, "lattice"),
     pixel_size: str = option(HaadfConfig, "pixel_size"),
     size: int = option(HaadfConfig, "size"),
@@ -42,11 +44,12 @@ def haadf(
 ) -> None:
     """Simulate a HAADF-STEM image with exact column positions (truth.csv: x, y, species, amorphous)."""
     params = dict(locals())
-    params.pop("out")
+    del params["out"], params["overwrite"]
+    check_output_path(out, overwrite=overwrite)
     from rewardscope.simulate import simulate_haadf
 
     sim = simulate_haadf(**params)
-    write_outputs(out, lambda tmp: save_haadf(sim, tmp))
+    write_outputs(out, lambda tmp: save_haadf(sim, tmp), overwrite=overwrite)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import typer
 
 from rewardscope.cli.cmd_simulate import simulate_app
-from rewardscope.cli.common import console, guard, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
 from rewardscope.cli.options import option
+from rewardscope.io.output import check_output_path
 from rewardscope.simulate.movie import MovieConfig
 
 
@@ -17,6 +18,7 @@ from rewardscope.simulate.movie import MovieConfig
 def movie(
     out: Path = typer.Option(..., "--out", help="Output folder (movie.tif, truth_masks.tif, truth_shifts.csv, "
                              "truth_tracks.csv, truth_events.csv, summary.json)."),
+    overwrite: bool = overwrite_option(),
     frames: int = option(MovieConfig, "frames"),
     size: int = option(MovieConfig, "size"),
     n_particles: int = option(MovieConfig, "n_particles", "--particles"),
@@ -33,11 +35,12 @@ def movie(
 ) -> None:
     """Simulate drifting, ripening and coalescing nanoparticles on an amorphous support (bright-field TEM)."""
     params = dict(locals())
-    params.pop("out")
+    del params["out"], params["overwrite"]
+    check_output_path(out, overwrite=overwrite)
     from rewardscope.simulate.movie import simulate_movie
 
     sim = simulate_movie(**params)
-    write_outputs(out, sim.save)
+    write_outputs(out, sim.save, overwrite=overwrite)
     console.print(f"{sim.config.frames} frames, {sim.summary['n_tracks']} tracks, "
                   f"{sim.summary['n_merges']} merges, {sim.summary['n_jumps']} jumps")
 

@@ -4,29 +4,51 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 
 from rewardscope.errors import InputError
-from rewardscope.io.output import OutputDir
+from rewardscope.io.output import OutputDir, os_error_message
 
 console = Console(stderr=True)
 
 
 def fail(message: str) -> None:
     """Print one error line on stderr and exit with code 2."""
-    print(f"rewardscope: error: {message}", file=sys.stderr)
+    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"rewardscope: error: {line}", file=sys.stderr)
     raise SystemExit(2)
 
 
-def write_outputs(out: Path, writer: Callable[[Path], Any]) -> Any:
-    """Run ``writer(tmp_folder)`` inside an all-or-nothing output folder and report it."""
-    with OutputDir(out) as tmp:
+def overwrite_option() -> Any:
+    """The ``--overwrite`` option every command with ``--out`` takes."""
+    return typer.Option(False, "--overwrite", help="Replace --out if it holds an earlier rewardscope output "
+                        "(and nothing else).")
+
+
+def storage_file(storage: str | None) -> str | None:
+    """The file behind a ``--storage`` value (``None`` for a database URL or no storage)."""
+    return storage if storage and "://" not in storage else None
+
+
+def write_outputs(out: Path, writer: Callable[[Path], Any], *, inputs: Iterable[Path | str | None] = (),
+                  overwrite: bool = False) -> Any:
+    """Run ``writer(tmp_folder)`` inside an all-or-nothing output folder and report it.
+
+    ``inputs`` and ``overwrite`` are those given to :func:`rewardscope.io.output.check_output_path`
+    at the command's start.
+    """
+    output = OutputDir(out, inputs=inputs, overwrite=overwrite)
+    with output as tmp:
         value = writer(tmp)
     console.print(f"[green]wrote[/green] {out}")
+    if output.leftover is not None:
+        console.print(f"[yellow]note[/yellow]: the earlier output was moved to {output.leftover}, "
+                      "which holds files rewardscope did not write")
     return value
 
 
@@ -44,7 +66,7 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int
 
 
 def guard(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: turn :class:`InputError` into one line on stderr and exit code 2."""
+    """Decorator: turn :class:`InputError` and ``OSError`` into one line on stderr and exit code 2."""
     import functools
 
     @functools.wraps(func)
@@ -53,5 +75,7 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except InputError as exc:
             fail(str(exc))
+        except OSError as exc:  # a file that cannot be read or written: the user's to fix
+            fail(os_error_message(exc))
 
     return wrapper

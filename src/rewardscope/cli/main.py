@@ -6,21 +6,46 @@ parses options, calls the Python API and saves the result.
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import typer
 
-from rewardscope.cli.common import console, guard
+from rewardscope.cli.common import guard
 
 app = typer.Typer(
     name="rewardscope", no_args_is_help=True, add_completion=False,
     help="Reward-driven analysis of electron-microscopy images and movies.",
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: wraps at narrow widths instead of cutting flag names
 )
 
 
+def _version() -> str:
+    """The installed version (importlib.metadata), else the package's own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rewardscope")
+    except PackageNotFoundError:
+        from rewardscope import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rewardscope {_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Reward-driven analysis of electron-microscopy images and movies."""
 
 
@@ -59,13 +84,53 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
-    """Entry point of the ``rewardscope`` script."""
+def _click_exceptions() -> ModuleType:
+    """The exceptions module of the click that typer runs on (recent typer vendors it)."""
     try:
-        app()
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        raise SystemExit(130) from None
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def _terminated(signum: int, frame: object) -> None:
+    print("rewardscope: terminated", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
+def _interrupted() -> None:
+    print("rewardscope: interrupted", file=sys.stderr)
+    raise SystemExit(130)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``rewardscope`` script.
+
+    Usage errors (unknown option, wrong number of values, bad number, missing argument)
+    become one line ``rewardscope: error: ...`` and exit code 2; Ctrl-C prints
+    ``rewardscope: interrupted`` and exits with 130.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after the program name (default ``sys.argv[1:]``).
+    """
+    signal.signal(signal.SIGTERM, _terminated)  # clean up temporary output folders on kill, too
+    errors = _click_exceptions()
+    no_args = getattr(errors, "NoArgsIsHelpError", ())
+    try:
+        code = app(args=argv, prog_name="rewardscope", standalone_mode=False)
+    except no_args as exc:  # bare ``rewardscope`` or a bare group: its help text, as before
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except errors.ClickException as exc:
+        print(f"rewardscope: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except (KeyboardInterrupt, typer.Abort):
+        _interrupted()
+    if code == 130:  # typer turns KeyboardInterrupt inside a command into exit code 130
+        _interrupted()
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
