@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 from rewardscope.errors import CalibrationError
 
@@ -131,3 +134,35 @@ def parse_length(text: str | float | Length, *, default_unit: str | None = None)
             raise CalibrationError(f"length {text!r} has no unit; write e.g. '{text}A' or '{text}nm'")
         unit = default_unit
     return Length(value, _normalise_unit(unit))
+
+
+def _validate_length(value: object) -> Length:
+    """Pydantic hook: text such as ``"0.35A"`` or a :class:`Length` -> :class:`Length`."""
+    if isinstance(value, Length):
+        return value
+    if isinstance(value, str):
+        return parse_length(value)
+    if isinstance(value, dict) and set(value) == {"value", "unit"}:
+        return Length(float(value["value"]), str(value["unit"]))
+    raise ValueError(f"a length needs a unit, e.g. '0.35A' or '0.035nm' (got {value!r})")
+
+
+#: The length type of config fields: parsed once on input (``"0.35A"`` or a
+#: :class:`Length`), held as a :class:`Length`, written back as text (``"0.35A"``) by
+#: ``model_dump()``.
+#:
+#: Examples
+#: --------
+#: >>> from pydantic import BaseModel
+#: >>> class C(BaseModel):
+#: ...     window: LengthValue = Length(2.0, "nm")
+#: >>> C(window="35pm").window.angstrom
+#: 0.35
+#: >>> C().model_dump(mode="json")
+#: {'window': '2.0nm'}
+LengthValue = Annotated[
+    Length,
+    BeforeValidator(_validate_length),
+    PlainSerializer(lambda length: length.text, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["0.35A", "0.035nm", "35pm"]}),
+]
