@@ -61,7 +61,8 @@ def atoms(
     def write(tmp: Path) -> None:
         result.save(tmp)
         plot_atoms(result.image, result.atoms, path=tmp / "overlay.png",
-                   title=f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})")
+                   title=f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})",
+                   pixel_size=result.pixel_size)
         plot_pareto(result.study, path=tmp / "pareto.png")
 
     write_outputs(out, write, inputs=inputs, overwrite=overwrite)
@@ -94,7 +95,8 @@ def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int, overwrite: b
 
     def write(tmp: Path) -> None:
         result.save(tmp)
-        plot_atoms(arr, found.atoms, path=tmp / "overlay.png", title=f"DCNN: {len(found.atoms)} atoms")
+        plot_atoms(arr, found.atoms, path=tmp / "overlay.png", title=f"DCNN: {len(found.atoms)} atoms",
+                   pixel_size=img.pixel_size)
 
     write_outputs(out, write, inputs=[img.path], overwrite=overwrite)
     console.print(f"{len(found.atoms)} atoms (DCNN, no lattice given: no rewards computed); {found.seconds:.2f} s")

@@ -37,7 +37,8 @@ def classify(
 
     def write(tmp: Path) -> None:
         result.save(tmp)
-        plot_classes(result.image, result.atoms, result.extras["mean_patches"], path=tmp / "classes.png")
+        plot_classes(result.image, result.atoms, result.extras["mean_patches"], path=tmp / "classes.png",
+                     pixel_size=result.pixel_size, lattice=lattice)
 
     write_outputs(out, write, inputs=[image, atoms], overwrite=overwrite)
     counts = ", ".join(f"{k}: {v}" for k, v in result.summary["class_counts"].items())
@@ -75,7 +76,7 @@ def amorphous(
 
     def write(tmp: Path) -> None:
         result.save(tmp)
-        plot_amorphous(result.image, result.mask, result.atoms, path=tmp / "overlay.png")
+        plot_amorphous(result.image, result.mask, result.atoms, path=tmp / "overlay.png", pixel_size=result.pixel_size)
         plot_pareto(result.extras["study"], path=tmp / "pareto.png")
 
     write_outputs(out, write, inputs=inputs, overwrite=overwrite)

@@ -52,7 +52,8 @@ def _atoms_step(folder: Path) -> str:
     result = _atoms()
     target = folder / "02_atoms_logstar"
     result.save(target)
-    plot_atoms(result.image, result.atoms, path=target / "overlay.png", title=f"LoG*: {len(result.atoms)} atoms")
+    plot_atoms(result.image, result.atoms, path=target / "overlay.png", title=f"LoG*: {len(result.atoms)} atoms",
+               pixel_size=result.pixel_size)
     plot_pareto(result.study, path=target / "pareto.png")
     tolerance = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
     score = score_detections(result.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
@@ -73,11 +74,13 @@ def _classes_step(folder: Path) -> str:
     classes = classify_atoms(sim.image, atoms, pixel_size=sim.pixel_size)
     target = folder / "03_classes"
     classes.save(target)
-    plot_classes(classes.image, classes.atoms, classes.extras["mean_patches"], path=target / "classes.png")
+    plot_classes(classes.image, classes.atoms, classes.extras["mean_patches"], path=target / "classes.png",
+                 pixel_size=classes.pixel_size, lattice="ybco-100")
     amorphous = map_amorphous(sim.image, atoms=atoms, pixel_size=sim.pixel_size, seed=0, progress=True)
     target_a = folder / "04_amorphous"
     amorphous.save(target_a)
-    plot_amorphous(amorphous.image, amorphous.mask, amorphous.atoms, path=target_a / "overlay.png")
+    plot_amorphous(amorphous.image, amorphous.mask, amorphous.atoms, path=target_a / "overlay.png",
+                   pixel_size=amorphous.pixel_size)
     plot_pareto(amorphous.extras["study"], path=target_a / "pareto.png")
     return (f"classified the columns into {classes.atoms['class'].nunique()} classes -> {target.name}/; "
             f"amorphous mask covers {amorphous.mask.mean():.1%} (truth {sim.amorphous_mask.mean():.1%}), "
@@ -103,7 +106,8 @@ def _drift_step(folder: Path) -> str:
     target = folder / "06_drift"
     result.save(target)
     truth = movie.shifts
-    plot_drift(result.shifts, target / "drift.png", truth=truth, title="simulated in-situ movie")
+    plot_drift(result.shifts, target / "drift.png", truth=truth, title="simulated in-situ movie",
+               pixel_size=movie.pixel_size)
     err = np.hypot(result.shifts.dx - truth.dx, result.shifts.dy - truth.dy)
     return (f"simulated a {len(truth)}-frame in-situ movie and corrected its drift: "
             f"{int(result.shifts.jump.sum())} jumps flagged ({int(truth.jump.sum())} true), "

@@ -66,7 +66,7 @@ def drift(
             write_stack(tmp / ("aligned.zarr" if use_zarr else "aligned.tif"), counted, shape=out_shape,
                         pixel_size=stack.pixel_size)
         write_table(tmp / "shifts.csv", shifts)
-        plot_drift(shifts, tmp / "drift.png", title=stack.name)
+        plot_drift(shifts, tmp / "drift.png", title=stack.name, pixel_size=stack.pixel_size)
         summary = drift_summary(shifts, stack.frame_shape, cfg)
         write_json(tmp / "summary.json", {**summary, "input": str(movie), "pixel_size": stack.pixel_size,
                                           "aligned_shape": list(out_shape), "estimate_seconds": round(seconds, 3),

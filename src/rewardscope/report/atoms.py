@@ -12,14 +12,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from rewardscope.report.common import pin_to_image  # noqa: E402
+from rewardscope.report.common import pixel_size_text, save_figure, set_title, show_image  # noqa: E402
+from rewardscope.units import Length  # noqa: E402
 
 
 def plot_atoms(image: np.ndarray, atoms: pd.DataFrame, *, path: str | Path | None = None,
-               truth: pd.DataFrame | None = None, title: str | None = None) -> Any:
+               truth: pd.DataFrame | None = None, title: str | None = None,
+               pixel_size: Length | str | None = None) -> Any:
     """Image in grey with found atoms (red dots) and optionally true columns (cyan rings).
 
-    Columns the lattice prior added (``source == "lattice"``) are drawn in yellow.
+    Columns the lattice prior added (``source == "lattice"``) are drawn in yellow. With a
+    pixel size the image carries a scale bar.
 
     Parameters
     ----------
@@ -31,6 +34,8 @@ def plot_atoms(image: np.ndarray, atoms: pd.DataFrame, *, path: str | Path | Non
     truth : pandas.DataFrame, optional
         True positions ``x``, ``y``.
     title : str, optional
+    pixel_size : Length or str, optional
+        Size of one pixel (e.g. ``result.pixel_size``): scale bar and title.
 
     Returns
     -------
@@ -38,8 +43,8 @@ def plot_atoms(image: np.ndarray, atoms: pd.DataFrame, *, path: str | Path | Non
     """
     rows, cols = np.shape(image)
     size = 6 * max(rows, cols) / max(rows, cols, 1)
-    fig, ax = plt.subplots(figsize=(size, size * rows / cols))
-    ax.imshow(image, cmap="gray", interpolation="nearest")
+    fig, ax = plt.subplots(figsize=(size, size * rows / cols + 0.5), layout="constrained")
+    show_image(ax, image, pixel_size=pixel_size)
     marker = max(1.0, 3000.0 / max(len(atoms), 1))
     if truth is not None:
         ax.scatter(truth["x"], truth["y"], s=marker * 3, facecolors="none", edgecolors="cyan", linewidths=0.6,
@@ -50,13 +55,9 @@ def plot_atoms(image: np.ndarray, atoms: pd.DataFrame, *, path: str | Path | Non
     if added.any():
         ax.scatter(atoms["x"][added], atoms["y"][added], s=marker, c="yellow", linewidths=0,
                    label=f"added by the lattice prior ({int(added.sum())})")
-    pin_to_image(ax, image.shape)
-    ax.set_axis_off()
-    ax.set_title(title or f"{len(atoms)} atoms")
+    set_title(ax, f"{title or f'{len(atoms)} atoms'} ({rows} x {cols} px, {pixel_size_text(pixel_size)})")
     if truth is not None or added.any():
         ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=150)
-        plt.close(fig)
+        save_figure(fig, path, dpi=150)
     return fig

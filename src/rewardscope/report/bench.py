@@ -12,6 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from matplotlib.ticker import LogLocator  # noqa: E402
+
+from rewardscope.report.common import save_figure  # noqa: E402
 from rewardscope.report.pareto import plot_pareto  # noqa: E402
 
 _STYLE = {"dcnn": ("DCNN", "tab:orange", "s"), "log-star": ("LoG*", "tab:blue", "o")}
@@ -58,8 +61,7 @@ def plot_noise(per_level: pd.DataFrame, studies: dict[float, Any], *, path: str 
     for ax in axes[1][len(studies):]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
 
 
 def plot_speed(per_method: pd.DataFrame, *, path: str | Path) -> None:
@@ -72,20 +74,19 @@ def plot_speed(per_method: pd.DataFrame, *, path: str | Path) -> None:
     path : str or Path
         PNG file.
     """
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(per_method) + 1.5))
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(per_method) + 1.5), layout="constrained")
     y = np.arange(len(per_method))
     secs = per_method["seconds_per_image"].to_numpy(float)
     avail = per_method["available"].to_numpy(bool)
-    ax.barh(y[avail], secs[avail], color="tab:blue")
+    left = 10.0 ** np.floor(np.log10(np.nanmin(secs[avail]) / 2))  # bars need a left end on a log axis
+    ax.barh(y[avail], secs[avail] - left, left=left, color="tab:blue")
     top = np.nanmax(secs[avail])
     for yi, s, ok in zip(y, secs, avail):
-        ax.text(s * 1.1 if ok else np.nanmin(secs[avail]), yi, f"{s:.3g} s" if ok else "not available",
-                va="center", fontsize=9)
+        ax.text(s * 1.1 if ok else left * 1.2, yi, f"{s:.3g} s" if ok else "not available", va="center", fontsize=9)
     ax.set_yticks(y, per_method["method"])
-    ax.invert_yaxis()
+    ax.set_ylim(len(per_method) - 0.5, -0.5)  # top to bottom, unavailable rows included
     ax.set_xscale("log")
-    ax.set_xlim(right=top * 10)
+    ax.set_xlim(left, top * 10)
+    ax.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
     ax.set(xlabel="seconds per 256 x 256 image (log scale)", title="Speed per image")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
