@@ -280,7 +280,9 @@ def test_check_output_path_raises_input_error(tmp_path):
         check_output_path(tmp_path / "a.txt")
 
 
-def test_sigint_prints_interrupted_exits_130_and_removes_temporary_folder(tmp_path):
+@pytest.mark.parametrize(("sig", "code", "line"), [(signal.SIGINT, 130, "rewardscope: interrupted"),
+                                                   (signal.SIGTERM, 143, "rewardscope: terminated")])
+def test_signal_prints_one_line_and_removes_temporary_folder(tmp_path, sig, code, line):
     proc = subprocess.Popen([SCRIPT, "demo", "--out", tmp_path / "demo"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 30
@@ -288,10 +290,10 @@ def test_sigint_prints_interrupted_exits_130_and_removes_temporary_folder(tmp_pa
         time.sleep(0.05)
     assert list(tmp_path.glob(".demo.partial-*")), "the demo never started writing"
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
-    assert err.strip().splitlines()[-1] == "rewardscope: interrupted" and "Traceback" not in err
+    assert proc.returncode == code
+    assert err.strip().splitlines()[-1] == line and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -115,11 +115,22 @@ def main(argv: list[str] | None = None) -> None:
     argv : list of str, optional
         Arguments after the program name (default ``sys.argv[1:]``).
     """
-    signal.signal(signal.SIGTERM, _terminated)  # clean up temporary output folders on kill, too
+    previous = signal.signal(signal.SIGTERM, _terminated)  # clean up temporary output folders on kill, too
+    try:
+        code = _run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code == 130:  # typer turns KeyboardInterrupt inside a command into exit code 130
+        _interrupted()
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _run(argv: list[str] | None) -> object:
+    """Run the app without click's own error printing; usage errors and Ctrl-C become one line."""
     errors = _click_exceptions()
     no_args = getattr(errors, "NoArgsIsHelpError", ())
     try:
-        code = app(args=argv, prog_name="rewardscope", standalone_mode=False)
+        return app(args=argv, prog_name="rewardscope", standalone_mode=False)
     except no_args as exc:  # bare ``rewardscope`` or a bare group: its help text, as before
         exc.show()
         raise SystemExit(exc.exit_code) from None
@@ -128,9 +139,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except (KeyboardInterrupt, typer.Abort):
         _interrupted()
-    if code == 130:  # typer turns KeyboardInterrupt inside a command into exit code 130
-        _interrupted()
-    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
