@@ -3,6 +3,10 @@
 Errors a user can cause (a missing or corrupt file, an image of the wrong shape, an
 impossible parameter) are :class:`InputError` or one of its subclasses. The command line
 turns them into a single line on stderr and exit code 2; anything else is a bug.
+
+An input or result that is possible but implausible (a pixel size that makes the unit
+cell a fraction of a pixel, far more atoms than the lattice allows) gives a
+:class:`PlausibilityWarning`; with ``strict`` it is a :class:`PlausibilityError` instead.
 """
 
 from __future__ import annotations
@@ -34,3 +38,11 @@ class CalibrationError(InputError):
 
 class ParameterError(InputError):
     """A parameter is out of its allowed range."""
+
+
+class PlausibilityError(InputError):
+    """A plausibility check failed in strict mode (e.g. a pixel size that cannot fit the lattice)."""
+
+
+class PlausibilityWarning(UserWarning):
+    """The input or the result is implausible (e.g. far from the expected atom count); see the message."""

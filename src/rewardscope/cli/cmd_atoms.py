@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, storage_file, write_outputs
+from rewardscope.cli.feedback import print_warnings, progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.workflows.atoms import AtomsConfig
@@ -35,7 +36,8 @@ def atoms(
     vacancy_prior: float = option(AtomsConfig, "vacancy_prior"),
     storage: str | None = option(AtomsConfig, "storage"),
     study_name: str | None = option(AtomsConfig, "study_name"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    strict: bool = option(AtomsConfig, "strict", "--strict/--no-strict"),
+    progress: bool = progress_option(),
 ) -> None:
     """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimisation."""
     inputs = [image, cif, storage_file(storage)]
@@ -47,15 +49,17 @@ def atoms(
 
     img = read_image(image, pixel_size=pixel_size)
     if method == "dcnn" and lattice is None and cif is None:
-        _dcnn_without_lattice(img, out, ensemble=ensemble, overwrite=overwrite)
+        _dcnn_without_lattice(img, out, ensemble=ensemble, overwrite=overwrite, progress=progress)
         return
     from rewardscope.workflows.atoms_dcnn import find_atoms_with_oracle
 
     run = find_atoms if oracle is None else lambda *a, **k: find_atoms_with_oracle(*a, oracle=oracle, **k)
-    result = run(img, lattice=lattice, cif=cif, zone=zone, pixel_size=pixel_size, method=method,
-                 trials=trials, sampler=sampler, select=select, seed=seed, n_expected=n_expected,
-                 er_factor=er_factor, lattice_prior=lattice_prior, displacement_sigma=displacement_sigma,
-                 vacancy_prior=vacancy_prior, storage=storage, study_name=study_name, progress=progress, ensemble=ensemble)
+    with print_warnings():
+        result = run(img, lattice=lattice, cif=cif, zone=zone, pixel_size=pixel_size, method=method, strict=strict,
+                     trials=trials, sampler=sampler, select=select, seed=seed, n_expected=n_expected,
+                     er_factor=er_factor, lattice_prior=lattice_prior, displacement_sigma=displacement_sigma,
+                     vacancy_prior=vacancy_prior, storage=storage, study_name=study_name, progress=progress,
+                     ensemble=ensemble)
     result.summary["input"] = str(image)
 
     def write(tmp: Path) -> None:
@@ -80,7 +84,7 @@ def atoms(
                       f"{lp['displacement_sigma_px']:.2f} px")
 
 
-def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int, overwrite: bool) -> None:
+def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int, overwrite: bool, progress: bool) -> None:
     """``--method dcnn`` with no lattice: the network alone (no rewards to report)."""
     from rewardscope.detect.dcnn import find_atoms_dcnn
     from rewardscope.io import as_image
@@ -88,7 +92,7 @@ def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int, overwrite: b
     from rewardscope.result import Result
 
     arr = as_image(img.data)
-    found = find_atoms_dcnn(arr, pixel_size=img.pixel_size, ensemble=ensemble)
+    found = find_atoms_dcnn(arr, pixel_size=img.pixel_size, ensemble=ensemble, progress=progress)
     result = Result(tables={"atoms": found.atoms}, image=arr, pixel_size=img.pixel_size,
                     summary={"method": "dcnn", "lattice": None, "n_atoms": int(len(found.atoms)),
                              "ensemble": ensemble, "seconds": found.seconds, "input": str(img.path)})

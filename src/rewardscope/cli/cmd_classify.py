@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, storage_file, write_outputs
+from rewardscope.cli.feedback import print_warnings, progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.workflows.amorphous import AmorphousConfig
@@ -25,6 +26,7 @@ def classify(
     pixel_size: str | None = option(ClassifyConfig, "pixel_size"),
     lattice: str | None = option(ClassifyConfig, "lattice"),
     seed: int = option(ClassifyConfig, "seed"),
+    progress: bool = progress_option(),
 ) -> None:
     """Sort the atoms of IMAGE into classes (patches, PCA, Gaussian mixture); no labels needed."""
     check_output_path(out, inputs=[image, atoms], overwrite=overwrite)
@@ -32,7 +34,7 @@ def classify(
     from rewardscope.workflows.classify import classify_atoms
 
     result = classify_atoms(image, atoms, classes=classes, window=window, subclass=subclass,
-                            pixel_size=pixel_size, lattice=lattice, seed=seed)
+                            pixel_size=pixel_size, lattice=lattice, seed=seed, progress=progress)
     result.summary["input"] = str(image)
 
     def write(tmp: Path) -> None:
@@ -60,7 +62,7 @@ def amorphous(
     atom_trials: int = option(AmorphousConfig, "atom_trials"),
     storage: str | None = option(AmorphousConfig, "storage"),
     study_name: str | None = option(AmorphousConfig, "study_name"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """Map amorphised regions of IMAGE: per-atom GMM probability, mask tuned by compactness and perimeter."""
     inputs = [image, atoms, storage_file(storage)]
@@ -69,9 +71,10 @@ def amorphous(
     from rewardscope.report.pareto import plot_pareto
     from rewardscope.workflows.amorphous import map_amorphous
 
-    result = map_amorphous(image, atoms=atoms, trials=trials, lattice=lattice, pixel_size=pixel_size,
-                           sampler=sampler, select=select, seed=seed, atom_trials=atom_trials, storage=storage,
-                           study_name=study_name, progress=progress)
+    with print_warnings():  # of the LoG* atoms found when --atoms is not given
+        result = map_amorphous(image, atoms=atoms, trials=trials, lattice=lattice, pixel_size=pixel_size,
+                               sampler=sampler, select=select, seed=seed, atom_trials=atom_trials, storage=storage,
+                               study_name=study_name, progress=progress)
     result.summary["input"] = str(image)
 
     def write(tmp: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
+from rewardscope.cli.feedback import progress_option
 from rewardscope.io.output import check_output_path
 
 
@@ -20,6 +21,7 @@ def atoms_dcnn(
     threshold: float = typer.Option(0.5, "--threshold", help="Smallest peak probability of an atom."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     batch_size: int = typer.Option(16, "--batch-size", help="Images or tiles per forward pass."),
+    progress: bool = progress_option(),
 ) -> None:
     """Find atomic columns with the DCNN in every FILE, batching images of equal shape; no lattice needed."""
     import time
@@ -34,7 +36,7 @@ def atoms_dcnn(
         raise ParameterError("input files must have distinct names (one CSV per file stem)")
     t0 = time.perf_counter()
     tables = find_atoms_dcnn_files(files, pixel_size=pixel_size, ensemble=ensemble, threshold=threshold,
-                                   device=device, batch_size=batch_size)
+                                   device=device, batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - t0
 
     def write(tmp: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, progress_bar, write_outputs
+from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.track.drift import DriftConfig
@@ -30,7 +31,7 @@ def drift(
     jump_factor: float = option(DriftConfig, "jump_factor"),
     fmt: str = typer.Option("auto", "--format", help="aligned stack format: tif, zarr, or auto (zarr above 2 GiB)."),
     pixel_size: str | None = typer.Option(None, "--pixel-size", help="Override the file's pixel size, e.g. 0.5A."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """Align MOVIE: sub-pixel shifts per frame, stage jumps flagged, aligned stack cropped to the common view."""
     check_output_path(out, inputs=[movie], overwrite=overwrite)
@@ -38,6 +39,7 @@ def drift(
 
     from rewardscope.errors import ParameterError
     from rewardscope.io import open_stack, write_json, write_stack, write_table
+    from rewardscope.progress import track
     from rewardscope.report.drift import plot_drift
     from rewardscope.track.drift import DriftConfig as Config
     from rewardscope.track.drift import common_window, drift_summary, estimate_drift, iter_aligned
@@ -52,17 +54,17 @@ def drift(
         raise ParameterError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
     stack = open_stack(movie, pixel_size=pixel_size)
     started = time.perf_counter()
-    with progress_bar("measuring drift", progress) as tick:
-        shifts = estimate_drift(stack, config=cfg, progress=tick)
+    with progress_bar(progress) as report:
+        shifts = estimate_drift(stack, config=cfg, progress=report)
     seconds = time.perf_counter() - started
     rows, cols = common_window(shifts, stack.frame_shape) if cfg.border == "crop" else (slice(None), slice(None))
     out_shape = (len(stack), len(range(*rows.indices(stack.shape[1]))), len(range(*cols.indices(stack.shape[2]))))
     use_zarr = fmt == "zarr" or (fmt == "auto" and 4 * out_shape[0] * out_shape[1] * out_shape[2] > ZARR_ABOVE_BYTES)
 
     def write(tmp: Path) -> None:
-        with progress_bar("writing aligned frames", progress) as tick:
+        with progress_bar(progress) as report:
             frames = iter_aligned(stack, shifts, border=cfg.border)
-            counted = (tick(i + 1, len(stack)) or frame for i, frame in enumerate(frames))
+            counted = track(report, "writing aligned frames", frames, total=len(stack), unit="frames")
             write_stack(tmp / ("aligned.zarr" if use_zarr else "aligned.tif"), counted, shape=out_shape,
                         pixel_size=stack.pixel_size)
         write_table(tmp / "shifts.csv", shifts)

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
+from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.workflows.particles import SegmentConfig
@@ -50,7 +51,7 @@ def segment(
     reoptimise_trials: int = option(SegmentConfig, "reoptimise_trials"),
     drift: bool = typer.Option(SegmentConfig.model_fields["drift"].default, "--drift/--no-drift",
                                help=SegmentConfig.model_fields["drift"].description),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = progress_option(),
 ) -> None:
     """Segment the particles of IMAGE or every frame of MOVIE; parameters are chosen by label-free rewards."""
     check_output_path(out, inputs=[path], overwrite=overwrite)
@@ -113,8 +114,8 @@ def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, prog
     from rewardscope.workflows.particles import segment_movie
 
     def write(tmp: Path) -> Any:
-        with progress_bar("segmenting frames", progress) as tick:
-            result = segment_movie(stack, config=config, masks_path=tmp / "masks.tif", progress=tick)
+        with progress_bar(progress) as report:
+            result = segment_movie(stack, config=config, masks_path=tmp / "masks.tif", progress=report)
         result.summary["input"] = str(path)
         result.save(tmp)
         masks = tifffile.memmap(tmp / "masks.tif", mode="r")

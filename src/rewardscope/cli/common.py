@@ -53,16 +53,16 @@ def write_outputs(out: Path, writer: Callable[[Path], Any], *, inputs: Iterable[
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """Yield a ``progress(done, total)`` callback drawing a rich bar on a terminal (else a no-op)."""
-    if not (enabled and console.is_terminal):
-        yield lambda done, total: None
-        return
-    from rich.progress import Progress
+def progress_bar(enabled: bool) -> Iterator[Any]:
+    """Yield the progress callback of ``--progress/--no-progress`` (:mod:`rewardscope.progress`).
 
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    On: the default reporter on stderr (bars on a terminal, log lines otherwise), closed on exit.
+    Off: a silent callback.
+    """
+    from rewardscope.progress import progress_scope
+
+    with progress_scope(enabled) as report:
+        yield report
 
 
 def guard(func: Callable[..., Any]) -> Callable[..., Any]:

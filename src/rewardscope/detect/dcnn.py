@@ -34,9 +34,11 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from torch.nn import functional as F
 
+from rewardscope.detect.refine import inside_image
 from rewardscope.detect.unet import AtomUNet
 from rewardscope.errors import FileFormatError, ParameterError
 from rewardscope.io import as_image
+from rewardscope.progress import ProgressArg, as_progress, progress_scope, start_stage
 from rewardscope.units import Length, parse_length
 
 #: Pixel size (Å) the shipped network works at.
@@ -244,7 +246,7 @@ def _tiles(n: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
 
 def probability_map(model: AtomModel, images: np.ndarray | list[np.ndarray], *, views: list[tuple[int, bool]] | None = None,
                     tile_px: int = TILE_PX, overlap_px: int = OVERLAP_PX, batch_size: int = 16,
-                    device: str = "cpu") -> np.ndarray:
+                    device: str = "cpu", progress: ProgressArg = None) -> np.ndarray:
     """Atom-probability maps of canonical-scale images, one per view.
 
     Parameters
@@ -261,6 +263,9 @@ def probability_map(model: AtomModel, images: np.ndarray | list[np.ndarray], *, 
         Images (or tiles) per forward pass.
     device : str
         ``"cpu"`` or ``"cuda"``.
+    progress : bool or callable, optional
+        Stage ``"DCNN heat map"``, one unit per forward pass (tile x view x batch),
+        see :mod:`rewardscope.progress`.
 
     Returns
     -------
@@ -273,6 +278,8 @@ def probability_map(model: AtomModel, images: np.ndarray | list[np.ndarray], *, 
     n, rows, cols = arr.shape[0], arr.shape[-2], arr.shape[-1]
     out = np.zeros((len(views), n, rows, cols), np.float32)
     rt, ct = _tiles(rows, tile_px, overlap_px), _tiles(cols, tile_px, overlap_px)
+    passes = len(rt) * len(ct) * len(views) * -(-n // batch_size)
+    advance = start_stage(as_progress(progress), "DCNN heat map", total=passes, unit="forward passes")
     with torch.inference_mode():
         for r0, r1, kr0, kr1 in rt:
             for c0, c1, kc0, kc1 in ct:
@@ -282,6 +289,7 @@ def probability_map(model: AtomModel, images: np.ndarray | list[np.ndarray], *, 
                         x, (h, w) = _padded(block[b:b + batch_size].to(device), model.net.multiple)
                         p = _forward(net, x, view)[:, 0, :h, :w].cpu().numpy()
                         out[v, b:b + batch_size, kr0:kr1, kc0:kc1] = p[:, kr0 - r0:kr1 - r0, kc0 - c0:kc1 - c0]
+                        advance()
     return out
 
 
@@ -399,7 +407,8 @@ def _scale_for(pixel_size: Length | str | float | None, model: AtomModel) -> flo
 
 def find_atoms_dcnn(image: np.ndarray | list[np.ndarray], *, pixel_size: Length | str | float | None = None,
                     ensemble: int = 1, threshold: float = DEFAULT_THRESHOLD, model: AtomModel | str | Path | None = None,
-                    device: str = "cpu", batch_size: int = 16, threads: int | None = 1) -> DcnnAtoms | list[DcnnAtoms]:
+                    device: str = "cpu", batch_size: int = 16, threads: int | None = 1,
+                    progress: ProgressArg = None) -> DcnnAtoms | list[DcnnAtoms]:
     """Find atomic columns with the shipped (or a given) U-Net.
 
     Parameters
@@ -425,10 +434,13 @@ def find_atoms_dcnn(image: np.ndarray | list[np.ndarray], *, pixel_size: Length 
         torch CPU threads while the network runs (restored afterwards). One thread was
         the fastest on a 2-core machine shared with other work (two threads were 3x
         slower there); ``None`` keeps torch's own setting.
+    progress : bool or callable, optional
+        Progress of the heat map (:func:`probability_map`).
 
     Returns
     -------
     DcnnAtoms, or a list of them for a list input
+        Atom centres lie inside the image (:func:`rewardscope.detect.refine.inside_image`).
 
     Examples
     --------
@@ -443,7 +455,7 @@ def find_atoms_dcnn(image: np.ndarray | list[np.ndarray], *, pixel_size: Length 
     if not 0.0 < threshold < 1.0:
         raise ParameterError(f"threshold must be between 0 and 1, got {threshold}")
     maps = dcnn_maps(image if many else [image], pixel_size=pixel_size, ensemble=ensemble, model=model,
-                     device=device, batch_size=batch_size, threads=threads)
+                     device=device, batch_size=batch_size, threads=threads, progress=progress)
     results = [maps.atoms(i, threshold=threshold) for i in range(len(maps.maps[0]))]
     seconds = time.perf_counter() - t0
     for r in results:
@@ -479,13 +491,14 @@ class DcnnMaps:
         atoms["y"] = (atoms["y"] + 0.5) / sy - 0.5
         if "uncertainty_px" in atoms:
             atoms["uncertainty_px"] /= np.sqrt(sx * sy)
+        atoms, _ = inside_image(atoms, self.shape)
         prob = resample(torch.from_numpy(self.maps[:, i].mean(0))[None, None], self.shape)[0, 0].numpy()
         return DcnnAtoms(atoms=atoms, probability=prob, scale=float(np.sqrt(sx * sy)), seconds=0.0)
 
 
 def dcnn_maps(images: list[np.ndarray], *, pixel_size: Length | str | float | None = None, ensemble: int = 1,
               model: AtomModel | str | Path | None = None, device: str = "cpu", batch_size: int = 16,
-              threads: int | None = 1) -> DcnnMaps:
+              threads: int | None = 1, progress: ProgressArg = None) -> DcnnMaps:
     """Resample, normalise and run the network on equal-shape images (all views).
 
     Parameters are those of :func:`find_atoms_dcnn`.
@@ -499,6 +512,7 @@ def dcnn_maps(images: list[np.ndarray], *, pixel_size: Length | str | float | No
         raise ParameterError("images of one call must share their shape; call once per shape")
     if device not in ("cpu", "cuda"):
         raise ParameterError(f"device must be cpu or cuda, got {device!r}")
+    check_batch_size(batch_size)
     if device == "cuda" and not torch.cuda.is_available():
         raise ParameterError("device cuda requested but no GPU is available")
     mdl = model if isinstance(model, AtomModel) else load_model(model)
@@ -508,9 +522,15 @@ def dcnn_maps(images: list[np.ndarray], *, pixel_size: Length | str | float | No
     x = torch.from_numpy(np.stack([normalise_image(im) for im in imgs]))[:, None]
     x = resample(x, cshape)[:, 0].numpy()
     x = np.stack([network_input(im, in_channels=mdl.net.in_channels) for im in x])
-    with _torch_threads(threads):
-        maps = probability_map(mdl, x, views=views, batch_size=batch_size, device=device)
+    with _torch_threads(threads), progress_scope(progress) as report:
+        maps = probability_map(mdl, x, views=views, batch_size=batch_size, device=device, progress=report)
     return DcnnMaps(maps=maps, shape=shape)
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Raise :class:`ParameterError` unless ``batch_size`` is a positive integer."""
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ParameterError(f"batch size must be a positive integer, got {batch_size!r}")
 
 
 @contextmanager

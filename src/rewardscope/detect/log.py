@@ -38,6 +38,7 @@ from scipy.spatial import cKDTree
 from rewardscope.detect.refine import refine_peaks
 from rewardscope.errors import ParameterError
 from rewardscope.io import as_image
+from rewardscope.progress import ProgressArg, ProgressCallback, as_progress, start_stage
 
 #: Sigma (px) from which the LoG is applied in the DCT domain (see :func:`scale_normalised_log`).
 DCT_MIN_SIGMA = 1.5
@@ -131,7 +132,8 @@ def scale_image(image: np.ndarray) -> np.ndarray:
     return ((img - lo) / (hi - lo)).astype(np.float32)
 
 
-def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float = 0.0) -> ScaleSpace:
+def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float = 0.0,
+                        progress: ProgressArg = None) -> ScaleSpace:
     """Compute the LoG scale space of ``image`` once, for many :func:`find_blobs` calls.
 
     Parameters
@@ -142,6 +144,9 @@ def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float =
         Sigmas to cache, pixels (e.g. from :func:`sigma_grid`).
     floor : float
         Lowest threshold later calls will use; candidates below it are dropped.
+    progress : bool or callable, optional
+        Progress of the two stages, ``"LoG scale space"`` (filtering) and ``"LoG
+        candidates"`` (maxima and sub-pixel positions), per level (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -159,15 +164,18 @@ def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float =
     grid = np.unique(np.asarray(sigmas, float))
     if grid.size == 0 or grid[0] <= 0:
         raise ParameterError(f"sigmas must be positive, got {np.asarray(sigmas).tolist()}")
-    response = scale_normalised_log(scaled, grid)
+    report = as_progress(progress)
+    response = scale_normalised_log(scaled, grid, progress=report)
     local_max = np.empty_like(response)
     candidates = []
+    advance = start_stage(report, "LoG candidates", total=len(grid), unit="levels")
     for i in range(len(grid)):
         max3x3(response[i], out=local_max[i])
         flat = np.flatnonzero((response[i] >= local_max[i]) & (response[i] > floor))
         rows, cols = np.unravel_index(flat, scaled.shape)
         x, y = refine_peaks(np.zeros(len(flat), int), rows, cols, response[i][None])
         candidates.append((flat, response[i].ravel()[flat], x, y))
+        advance()
     smoothed = ndimage.uniform_filter(scaled, size=3, mode="nearest")
     return ScaleSpace(image=scaled, sigmas=grid, response=response, local_max=local_max,
                       candidates=candidates, floor=float(floor), smoothed=smoothed)
@@ -197,7 +205,8 @@ def max3x3(plane: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     return v
 
 
-def scale_normalised_log(image: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+def scale_normalised_log(image: np.ndarray, sigmas: np.ndarray, *,
+                         progress: ProgressCallback | None = None) -> np.ndarray:
     """``-sigma^2 * LoG(image)`` at each sigma, reflecting boundary.
 
     Below :data:`DCT_MIN_SIGMA` px, ``scipy.ndimage.gaussian_laplace`` (sampled kernel);
@@ -211,6 +220,8 @@ def scale_normalised_log(image: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     image : numpy.ndarray, shape (rows, cols)
     sigmas : numpy.ndarray, shape (n,)
         Pixels, > 0.
+    progress : callable, optional
+        Called per level as stage ``"LoG scale space"`` (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -228,15 +239,17 @@ def scale_normalised_log(image: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     img = np.asarray(image, np.float32)
     out = np.empty((len(sigmas),) + img.shape, np.float32)
     coeffs = freq2 = None
+    advance = start_stage(progress or as_progress(None), "LoG scale space", total=len(out), unit="levels")
     for i, s in enumerate(np.asarray(sigmas, float)):
         if s < DCT_MIN_SIGMA:
             out[i] = -s * s * ndimage.gaussian_laplace(img, s, mode="reflect")
-            continue
-        if coeffs is None:
-            coeffs = sp_fft.dctn(img, type=2, norm="ortho")
-            wy, wx = (np.pi * np.arange(n, dtype=np.float32) / n for n in img.shape)
-            freq2 = wy[:, None] ** 2 + wx[None, :] ** 2
-        out[i] = sp_fft.idctn(coeffs * (s * s * freq2 * np.exp(-0.5 * s * s * freq2)), type=2, norm="ortho")
+        else:
+            if coeffs is None:
+                coeffs = sp_fft.dctn(img, type=2, norm="ortho")
+                wy, wx = (np.pi * np.arange(n, dtype=np.float32) / n for n in img.shape)
+                freq2 = wy[:, None] ** 2 + wx[None, :] ** 2
+            out[i] = sp_fft.idctn(coeffs * (s * s * freq2 * np.exp(-0.5 * s * s * freq2)), type=2, norm="ortho")
+        advance()
     return out
 
 

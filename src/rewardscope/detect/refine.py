@@ -9,11 +9,16 @@
   likelihood position and gets close to the Cramér-Rao bound, whereas the parabola on a
   smoothed level is biased by the neighbouring columns the smoothing pulls in.
   scipy's ``curve_fit`` would need one Python call per atom (1000s per image).
+* :func:`inside_image` (once, on the final atoms): no table has a centre outside the
+  image. A fit near the edge can move a column out of the frame (its centre really lies
+  outside and only its tail is in the image); such centres are dropped, and centres
+  within the image's pixels but beyond the outermost pixel centres are clipped to them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def parabolic_offsets(minus: np.ndarray, centre: np.ndarray, plus: np.ndarray) -> np.ndarray:
@@ -174,3 +179,40 @@ def _lm_step(p: np.ndarray, X: np.ndarray, Y: np.ndarray, D: np.ndarray, w: np.n
     better = np.isfinite(new_cost) & (new_cost < cost)
     return (np.where(better[:, None], trial, p), np.where(better, new_cost, cost),
             np.where(better, lam * 0.3, lam * 10.0))
+
+
+def inside_image(atoms: pd.DataFrame, shape: tuple[int, int]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Keep atom centres inside the image: ``0 <= x <= cols - 1``, ``0 <= y <= rows - 1``.
+
+    A centre outside the image's pixels (more than half a pixel beyond the outermost pixel
+    centres, or not finite) is dropped; one within half a pixel is clipped onto the edge.
+
+    Parameters
+    ----------
+    atoms : pandas.DataFrame
+        With ``x``, ``y`` (pixels, x = column); other columns are kept.
+    shape : (rows, cols)
+        Image size.
+
+    Returns
+    -------
+    atoms : pandas.DataFrame
+        The kept rows (index reset), positions clipped.
+    counts : dict
+        ``{"dropped": n, "clipped": m}``.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"x": [-2.8, -0.3, 5.0, 9.4], "y": [3.0, 3.0, 3.0, 3.0]})
+    >>> kept, counts = inside_image(table, (10, 10))
+    >>> kept["x"].tolist(), counts
+    ([0.0, 5.0, 9.0], {'dropped': 1, 'clipped': 2})
+    """
+    rows, cols = shape
+    x, y = atoms["x"].to_numpy(float), atoms["y"].to_numpy(float)
+    inside = (x >= -0.5) & (x <= cols - 0.5) & (y >= -0.5) & (y <= rows - 0.5)  # False for NaN
+    x, y = x[inside], y[inside]
+    cx, cy = np.clip(x, 0, cols - 1), np.clip(y, 0, rows - 1)
+    kept = atoms.loc[inside].reset_index(drop=True)
+    kept["x"], kept["y"] = cx, cy
+    return kept, {"dropped": int((~inside).sum()), "clipped": int(((cx != x) | (cy != y)).sum())}

@@ -29,6 +29,7 @@ from rewardscope.optimize.pareto import hypervolume as _hypervolume
 from rewardscope.optimize.pareto import normalise, pareto_mask
 from rewardscope.optimize.select import SELECTION_RULES, select_point, selection_distances
 from rewardscope.optimize.space import SearchSpace
+from rewardscope.progress import ProgressArg, progress_scope, start_stage
 
 SAMPLERS = ("tpe", "gp", "nsga2")
 #: Reference point of the default hypervolume, in min-max normalised objective space.
@@ -174,21 +175,6 @@ def _quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(old)
 
 
-@contextlib.contextmanager
-def _progress_bar(total: int, enabled: bool, label: str) -> Iterator[Callable[..., None]]:
-    """Yield an Optuna callback that advances a rich progress bar on stderr."""
-    if not enabled or total <= 0:
-        yield lambda *_: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda *_: bar.advance(task)
-
-
 def _split_output(out: Any, names: Sequence[str]) -> tuple[list[float], dict[str, float]]:
     """Objective values and extra numbers from what the user objective returned."""
     if isinstance(out, Mapping):
@@ -219,8 +205,8 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
               n_trials: int = 200, sampler: str | Any = "tpe", seed: int | None = 0,
               selection: str = "euclidean", storage: str | Path | None = None,
               study_name: str | None = None, warm_start: Sequence[Mapping[str, Any]] | None = None,
-              progress: bool = True, reference_point: Sequence[float] | None = None,
-              sampler_options: Mapping[str, Any] | None = None) -> StudyResult:
+              progress: ProgressArg = True, reference_point: Sequence[float] | None = None,
+              sampler_options: Mapping[str, Any] | None = None, stage: str | None = None) -> StudyResult:
     """Minimise several objectives over a search space with Optuna.
 
     Parameters
@@ -250,12 +236,16 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
     warm_start : sequence of dict, optional
         Parameter sets evaluated first (clipped into the space), e.g. the Pareto set of
         the previous frame; they count towards ``n_trials``.
-    progress : bool
-        Show a rich progress bar on stderr.
+    progress : bool or callable
+        ``True``: progress on stderr (a bar on a terminal, log lines elsewhere);
+        ``False``/``None``: silent; or a callback ``progress(stage, done, total)``
+        called after every trial (see :mod:`rewardscope.progress`).
     reference_point : sequence of float, optional
         Hypervolume reference on raw objective values (comparable across studies).
     sampler_options : mapping, optional
         Extra keyword arguments for the sampler (e.g. ``{"population_size": 100}``).
+    stage : str, optional
+        Name of the progress stage (default ``"optimising (<sampler>)"``, e.g. ``"optimising (tpe)"``).
 
     Returns
     -------
@@ -300,8 +290,10 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
                 trial.set_user_attr(key, value)
             return [v if math.isfinite(v) else float("nan") for v in vals]
 
-        with _progress_bar(remaining, progress, f"optimising ({sampler if isinstance(sampler, str) else 'custom'})") as tick:
-            study.optimize(_objective, n_trials=remaining, callbacks=[tick], catch=())
+        with progress_scope(progress) as report:
+            label = stage or f"optimising ({sampler if isinstance(sampler, str) else 'custom'})"
+            advance = start_stage(report, label, total=remaining, unit="trials")
+            study.optimize(_objective, n_trials=remaining, callbacks=[lambda *_: advance()], catch=())
     seconds = time.perf_counter() - start
     return summarise_study(study, space, objective_names=names, selection=selection, seconds=seconds,
                            reference_point=reference_point,

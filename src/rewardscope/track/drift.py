@@ -31,9 +31,9 @@ from threadpoolctl import threadpool_limits
 
 from rewardscope.errors import ImageShapeError, ImageValueError, ParameterError
 from rewardscope.io.lazy import LazyStack, open_stack
+from rewardscope.progress import ProgressArg, progress_scope, start_stage, track
 from rewardscope.result import Result
 
-Progress = Callable[[int, int], None]
 MIN_COMMON_PX = 8
 
 
@@ -249,7 +249,7 @@ def _as_stack(movie: Any) -> LazyStack:
 
 
 def estimate_drift(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str, *,
-                   config: DriftConfig | None = None, progress: Progress | None = None) -> pd.DataFrame:
+                   config: DriftConfig | None = None, progress: ProgressArg = None) -> pd.DataFrame:
     """Measure the drift of every frame relative to frame 0.
 
     Parameters
@@ -258,8 +258,10 @@ def estimate_drift(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str, *
         The movie; paths are opened lazily with :func:`~rewardscope.io.lazy.open_stack`.
     config : DriftConfig, optional
         Reference, upsampling, taper and jump settings.
-    progress : callable(done, total), optional
-        Called after each batch of frames.
+    progress : bool or callable, optional
+        Progress per batch of frames (:mod:`rewardscope.progress`): stage ``"drift: registering
+        frames"``, or with the ``mean`` reference ``"drift: running-mean pass"`` then
+        ``"drift: template pass"``.
 
     Returns
     -------
@@ -286,19 +288,16 @@ def estimate_drift(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str, *
     cfg = config or DriftConfig()
     stack = _as_stack(movie)
     n = len(stack)
-    total = 2 * n if cfg.reference == "mean" else n
-    done = [0]
-
-    def tick(k: int) -> None:
-        done[0] += k
-        if progress is not None:
-            progress(done[0], total)
-
+    mean = cfg.reference == "mean"
     window = _taper(stack.frame_shape, cfg.taper)
     # single-threaded BLAS: the small upsampled-DFT products get slower, not faster, with threads
-    with scipy.fft.set_workers(cfg.workers), threadpool_limits(limits=1, user_api="blas"):
-        shifts, template = _sequential_pass(stack, cfg, window, tick, build_template=cfg.reference == "mean")
+    with progress_scope(progress) as report, scipy.fft.set_workers(cfg.workers), \
+            threadpool_limits(limits=1, user_api="blas"):
+        tick = start_stage(report, "drift: running-mean pass" if mean else "drift: registering frames", total=n,
+                           unit="frames")
+        shifts, template = _sequential_pass(stack, cfg, window, tick, build_template=mean)
         if template is not None:
+            tick = start_stage(report, "drift: template pass", total=n, unit="frames")
             shifts = _template_pass(stack, cfg, window, template, tick)
     return pd.DataFrame({"frame": np.arange(n), "dx": shifts[:, 0], "dy": shifts[:, 1],
                          "jump": flag_jumps(shifts, config=cfg)})
@@ -427,14 +426,15 @@ def apply_shifts(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str, shi
 
 
 def correct_drift(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str, *, config: DriftConfig | None = None,
-                  progress: Progress | None = None) -> DriftResult:
+                  progress: ProgressArg = None) -> DriftResult:
     """Estimate the drift and return the aligned movie (in memory).
 
     Parameters
     ----------
     movie : LazyStack, numpy.ndarray (frames, rows, cols), list of 2-D arrays, or path
     config : DriftConfig, optional
-    progress : callable(done, total), optional
+    progress : bool or callable, optional
+        Progress of the drift passes and of ``"aligning frames"`` (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -452,8 +452,10 @@ def correct_drift(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str, *,
     """
     cfg = config or DriftConfig()
     stack = _as_stack(movie)
-    shifts = estimate_drift(stack, config=cfg, progress=progress)
-    aligned = apply_shifts(stack, shifts, border=cfg.border)
+    with progress_scope(progress) as report:
+        shifts = estimate_drift(stack, config=cfg, progress=report)
+        frames = iter_aligned(stack, shifts, border=cfg.border)
+        aligned = np.stack(list(track(report, "aligning frames", frames, total=len(stack), unit="frames")))
     return DriftResult(tables={"shifts": shifts}, arrays={"aligned": aligned},
                        summary=drift_summary(shifts, stack.frame_shape, cfg), pixel_size=stack.pixel_size)
 

@@ -31,6 +31,7 @@ from rewardscope.classify.order import lattice_deviation, neighbourhood_mean, or
 from rewardscope.classify.patches import atom_positions, centre_crop, extract_patches, gaussian_taper, window_px
 from rewardscope.errors import ParameterError
 from rewardscope.optimize import CategoricalParam, FloatParam, SearchSpace
+from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent, start_stage
 from rewardscope.result import Result
 from rewardscope.rewards.regions import REGION_REWARDS
 from rewardscope.units import Length
@@ -186,16 +187,20 @@ class AmorphousWorkflow(Workflow):
             FloatParam("dilation_nn", *c.dilation_range_nn),
         ])
 
-    def prepare(self, image: np.ndarray) -> AmorphousState:
-        """Classes, lattice deviation, patches at the largest window, nearest-atom map."""
+    def prepare(self, image: np.ndarray, *, progress: ProgressCallback = silent) -> AmorphousState:
+        """Classes, lattice deviation, patches at the largest window, nearest-atom map (stage ``"atom features"``)."""
         c, xy, nn = self.config, self.xy, self.nn_px
+        advance = start_stage(progress, "atom features", total=3, unit="steps")
         deviation = lattice_deviation(xy, nn_px=nn)
         ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=c.seed)
+        advance()
         class_side = window_px(c.class_window, self.pixel_size)
         big = max(class_side, window_px(f"{c.window_range_nm[1]}nm", self.pixel_size))
         patches = extract_patches(image, xy, side=big)
+        advance()
         classes, _ = species_clusters(centre_crop(patches, class_side), ordered, classes=c.classes,
                                       pca_components=8, symmetrize=True, n_init=3, seed=c.seed)
+        advance()
         return AmorphousState(shape=image.shape, xy=xy, nn_px=nn, pixel_size=self.pixel_size, classes=classes,
                               ordered=ordered, deviation=deviation, patches=patches,
                               builder=MaskBuilder(image.shape, xy), cache={})
@@ -220,7 +225,8 @@ class AmorphousWorkflow(Workflow):
         return {"area_fraction": float(output.mask.mean()), "n_amorphous": float(output.amorphous.sum())}
 
 
-def _atoms_for(image: np.ndarray, atoms: Any, cfg: AmorphousConfig, ps: Length, progress: bool) -> pd.DataFrame:
+def _atoms_for(image: np.ndarray, atoms: Any, cfg: AmorphousConfig, ps: Length,
+               progress: ProgressCallback) -> pd.DataFrame:
     """The given atom table, or LoG* atoms found with the config's lattice."""
     if atoms is not None:
         return read_atoms(atoms)
@@ -233,7 +239,7 @@ def _atoms_for(image: np.ndarray, atoms: Any, cfg: AmorphousConfig, ps: Length, 
 
 def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
                   config: AmorphousConfig | None = None, pixel_size: str | Length | None = None,
-                  progress: bool = False, **overrides: Any) -> AmorphousResult:
+                  progress: ProgressArg = False, **overrides: Any) -> AmorphousResult:
     """Map amorphised regions: per-atom amorphous probability and a pixel mask, tuned by shape rewards.
 
     Parameters
@@ -245,8 +251,10 @@ def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
         Settings; keyword ``overrides`` (``trials=50, lattice="srtio3-001"``...) replace fields.
     pixel_size : str or Length, optional
         Overrides the file's calibration.
-    progress : bool
-        Progress bars on stderr.
+    progress : bool or callable
+        ``True``: progress of every stage (LoG* when atoms are not given, atom features,
+        trials) on stderr, bars on a terminal and log lines elsewhere; or a callback
+        ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -269,12 +277,13 @@ def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
     """
     cfg, arr, ps = configure(AmorphousConfig, config, overrides, image=image, pixel_size=pixel_size,
                              task="amorphous mapping")
-    table = _atoms_for(arr, atoms, cfg, ps, progress)
-    xy = atom_positions(table, min_atoms=max(cfg.classes, 10))
-    nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
-    wf = AmorphousWorkflow(config=cfg, xy=xy, pixel_size=ps, nn_px=nn)
-    opt = optimise(wf, arr, n_trials=cfg.trials, sampler=cfg.sampler, seed=cfg.seed, selection=cfg.select,
-                   storage=cfg.storage, study_name=cfg.study_name, progress=progress)
+    with progress_scope(progress) as report:
+        table = _atoms_for(arr, atoms, cfg, ps, report)
+        xy = atom_positions(table, min_atoms=max(cfg.classes, 10))
+        nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
+        wf = AmorphousWorkflow(config=cfg, xy=xy, pixel_size=ps, nn_px=nn)
+        opt = optimise(wf, arr, n_trials=cfg.trials, sampler=cfg.sampler, seed=cfg.seed, selection=cfg.select,
+                       storage=cfg.storage, study_name=cfg.study_name, progress=report)
     out, state = opt.output, opt.state
     table = table.copy()
     table["class"] = state.classes

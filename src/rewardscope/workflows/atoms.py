@@ -9,7 +9,17 @@ source of defaults for this API and the ``rewardscope atoms`` command.
 
 The sigma bounds of the search space are the published LoG* ones (min_sigma 0.1-3,
 max_sigma 1-6 px) at a reference pixel size of 0.35 Å, scaled by reference / actual
-pixel size, so the same physical blob sizes are searched at any magnification.
+pixel size (``sigma_scale`` in the summary), so the same physical blob sizes are searched
+at any magnification. ``min_sigma`` and ``max_sigma`` are the two ends of blob_log's sigma
+sweep, searched independently; when ``min_sigma > max_sigma`` the ends are swapped, so
+the summary's ``sigma_range_px`` gives the range used (``parameters_doc`` says all this).
+
+Every result is checked for plausibility (:mod:`rewardscope.workflows.plausibility`): a
+pixel size that makes the cell smaller than 4 px or larger than 200 px (checked first),
+a count far from the expected one, detections that do not form the lattice (noise).
+Each problem is a :class:`~rewardscope.errors.PlausibilityWarning`, listed under
+``"warnings"`` in the summary; with ``strict=True`` it is an error instead. Atom centres
+are kept inside the image (:func:`rewardscope.detect.refine.inside_image`).
 
 More methods plug in with :func:`register_atom_method` (e.g. a DCNN finder); an oracle's
 count replaces the lattice's expected count through ``n_expected``.
@@ -32,18 +42,37 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.config import make_config
-from rewardscope.detect.refine import fit_gaussians
 from rewardscope.detect.log import ScaleSpace, find_blobs, prepare_scale_space, sigma_grid
+from rewardscope.detect.refine import fit_gaussians, inside_image
 from rewardscope.errors import CalibrationError, ParameterError
 from rewardscope.optimize import FloatParam, IntParam, SearchSpace, StudyResult
+from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent, start_stage
 from rewardscope.result import Result
 from rewardscope.rewards.atoms import ATOM_REWARDS, ER_FACTOR, AtomReward, AtomRewardContext
 from rewardscope.units import Length, parse_length
 from rewardscope.workflows.base import Workflow, optimise
+from rewardscope.workflows.plausibility import (Checks, cell_size_problem, cell_size_px, count_problem, order_problem,
+                                                outside_problem)
 
 LOG_PARAMS = ("min_sigma", "max_sigma", "num_sigma", "threshold", "overlap")
 #: Cap on the cached scale space, bytes (response + local maxima, float32).
 SCALE_SPACE_BUDGET_BYTES = 400 * 2**20
+#: Columns fitted per call of the final Gaussian refinement (bounds memory, paces the progress).
+FIT_CHUNK = 20_000
+#: What the LoG parameters and the sigma scale in ``summary.json`` mean (its ``parameters_doc``).
+LOG_PARAMETER_DOC = {
+    "min_sigma": "first sigma of the LoG sweep linspace(min_sigma, max_sigma, num_sigma), px at this image's pixel "
+                 "size; searched independently of max_sigma (ranges: sigma_search_px), so it may exceed max_sigma, "
+                 "and then the two ends are swapped: sigma_range_px is the range used",
+    "max_sigma": "last sigma of the LoG sweep, px at this image's pixel size (see min_sigma)",
+    "num_sigma": "number of sigmas in the sweep",
+    "threshold": "lowest scale-normalised LoG response of an atom (image scaled to [0, 1])",
+    "overlap": "of two blobs overlapping by more than this share of the smaller one's area, the smaller is dropped",
+    "sigma_range_px": "[smallest, largest] sigma of the chosen sweep, px",
+    "sigma_search_px": "the ranges searched for min_sigma and max_sigma, px at this image's pixel size: the config's "
+                       "min_sigma_range and max_sigma_range (px at reference_pixel_size) times sigma_scale",
+    "sigma_scale": "reference_pixel_size / pixel_size (both in Å): converts the config's sigma ranges to this image",
+}
 
 
 class AtomsConfig(BaseModel):
@@ -81,6 +110,10 @@ class AtomsConfig(BaseModel):
     vacancy_prior: float = Field(0.01, gt=0, lt=1, description="With the lattice prior: prior probability that a lattice site holds no column.")
     storage: str | None = Field(None, description="SQLite file holding the study; rerunning with it resumes.")
     study_name: str | None = Field(None, description="Study name inside --storage.")
+    strict: bool = Field(False, description="Stop with an error instead of a warning when the input or result is "
+                         "implausible: the pixel size makes the cell under 4 or over 200 px (checked first), the "
+                         "count is off the expected one by over 2x or QC is worse than 0.5, the detections do "
+                         "not form the lattice, or over a fifth of the centres lay outside the image.")
 
 
 @dataclass
@@ -152,8 +185,8 @@ class LogStarWorkflow(Workflow):
         return (min(c.min_sigma_range[0], c.max_sigma_range[0]) * s,
                 max(c.min_sigma_range[1], c.max_sigma_range[1]) * s)
 
-    def prepare(self, image: np.ndarray) -> ScaleSpace:
-        """Scale space over the whole sigma range, once (memory-capped grid)."""
+    def prepare(self, image: np.ndarray, *, progress: ProgressCallback = silent) -> ScaleSpace:
+        """Scale space over the whole sigma range, once (memory-capped grid); its stages go to ``progress``."""
         lo, hi = self.sigma_bounds()
         if self.fixed:
             lo, hi = sorted((self.fixed["min_sigma"], self.fixed["max_sigma"]))
@@ -162,7 +195,7 @@ class LogStarWorkflow(Workflow):
         grid = sigma_grid(lo, hi, ratio=1.05, max_levels=levels)
         if self.fixed:  # exactly the sigmas blob_log would use
             grid = np.linspace(lo, hi, int(self.fixed["num_sigma"]))
-        return prepare_scale_space(image, sigmas=grid, floor=floor)
+        return prepare_scale_space(image, sigmas=grid, floor=floor, progress=progress)
 
     def run(self, state: ScaleSpace, params: dict[str, Any]) -> pd.DataFrame:
         """Blobs for one parameter set (no filtering)."""
@@ -187,7 +220,7 @@ class MethodOptions:
     sigma_scale: float
     rewards: Mapping[str, AtomReward] | None = None
     warm_start: Sequence[Mapping[str, Any]] | None = None
-    progress: bool = False
+    progress: ProgressCallback = silent
 
 
 @dataclass
@@ -233,7 +266,8 @@ def _log_fixed(image: np.ndarray, config: AtomsConfig, context: AtomRewardContex
                options: MethodOptions) -> MethodOutput:
     wf = LogStarWorkflow(config=config, context=context, sigma_scale=options.sigma_scale, rewards=options.rewards,
                          fixed=fixed_log_params(config, options.sigma_scale))
-    out = optimise(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=False)
+    out = optimise(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=options.progress,
+                   stage="LoG at fixed parameters")
     return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
 
 
@@ -298,7 +332,7 @@ def _resolve_image(image: Any, config: AtomsConfig) -> tuple[np.ndarray, Length]
 def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = None,
                pixel_size: str | Length | None = None, rewards: Mapping[str, AtomReward] | None = None,
                warm_start: Sequence[Mapping[str, Any]] | pd.DataFrame | AtomsResult | None = None,
-               progress: bool = False, **overrides: Any) -> AtomsResult:
+               progress: ProgressArg = False, **overrides: Any) -> AtomsResult:
     """Find atomic columns in a HAADF-STEM image without labels.
 
     Parameters
@@ -315,12 +349,15 @@ def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = 
         ``name -> reward(atoms, context)``, all minimised; default ``{"qc": ..., "er": ...}``.
     warm_start : list of dict, DataFrame of parameters, or AtomsResult, optional
         Parameter sets tried first, e.g. the Pareto set of the previous frame or tile.
-    progress : bool
-        Show a progress bar.
+    progress : bool or callable
+        ``True``: progress of every stage (scale space, trials, refinement, lattice
+        prior) on stderr, as bars on a terminal and log lines elsewhere; or a callback
+        ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
 
     Returns
     -------
     AtomsResult
+        ``summary["warnings"]`` lists the plausibility warnings given.
 
     Raises
     ------
@@ -328,6 +365,13 @@ def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = 
         No pixel size.
     ParameterError
         No lattice, bad settings, or nothing found.
+    PlausibilityError
+        With ``strict=True``: an implausible pixel size (before any work) or result.
+
+    Warns
+    -----
+    PlausibilityWarning
+        Without ``strict``, for each implausible input or result.
 
     Examples
     --------
@@ -346,25 +390,55 @@ def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = 
         raise ParameterError(f"unknown method {cfg.method!r}; use one of {', '.join(_METHODS)}")
     crystal = resolve_crystal(cfg, None if isinstance(lattice, str) else lattice)
     arr, ps = _resolve_image(image, cfg)
+    checks = Checks(strict=cfg.strict)
+    checks.report(cell_size_problem(crystal, ps))  # before any heavy work
     context = AtomRewardContext.from_lattice(crystal, shape=arr.shape, pixel_size=ps, k=cfg.k_neighbours,
                                              er_factor=cfg.er_factor, n_expected=cfg.n_expected)
     scale = parse_length(cfg.reference_pixel_size).angstrom / ps.angstrom
-    options = MethodOptions(sigma_scale=scale, rewards=rewards, warm_start=_warm_start_sets(warm_start),
-                            progress=progress)
+    with progress_scope(progress) as report:
+        options = MethodOptions(sigma_scale=scale, rewards=rewards, warm_start=_warm_start_sets(warm_start),
+                                progress=report)
+        out, prior = _detect(arr, cfg, crystal, ps, context, options)
+    n_found = len(out.atoms)
+    out.atoms, outside = inside_image(out.atoms, arr.shape)
+    result = _assemble(arr, ps, cfg, crystal, context, out, scale)
+    if prior is not None:
+        result.summary["lattice_prior"] = prior
+    result.summary["positions_outside_image"] = outside
+    _check_result(result, checks, crystal, n_found=n_found)
+    return result
+
+
+def _detect(arr: np.ndarray, cfg: AtomsConfig, crystal: Any, ps: Length, context: AtomRewardContext,
+            options: MethodOptions) -> tuple[MethodOutput, dict[str, Any] | None]:
+    """The method's atoms, refined by Gaussian fits or completed by the lattice prior (and what it did)."""
     out = _METHODS[cfg.method](arr, cfg, context, options)
     if len(out.atoms) == 0:
         raise ParameterError("no atoms were found at any tried parameter set; check the image and the lattice")
     if cfg.fit_gaussian and not cfg.lattice_prior:  # the prior fits every column itself
-        out.atoms = gaussian_refine(arr, out.atoms, min_nn_distance_px=context.min_nn_distance_px or 6.0)
-    prior = _lattice_prior(arr, out, cfg, crystal, ps) if cfg.lattice_prior else None
-    result = _assemble(arr, ps, cfg, crystal, context, out, scale)
-    if prior is not None:
-        result.summary["lattice_prior"] = prior
-        result.summary["n_atoms"] = int(len(out.atoms))
-    return result
+        out.atoms = gaussian_refine(arr, out.atoms, min_nn_distance_px=context.min_nn_distance_px or 6.0,
+                                    progress=options.progress)
+    prior = _lattice_prior(arr, out, cfg, crystal, ps, options.progress) if cfg.lattice_prior else None
+    return out, prior
 
 
-def _lattice_prior(arr: np.ndarray, out: MethodOutput, cfg: AtomsConfig, crystal: Any, ps: Length) -> dict[str, Any]:
+def _check_result(result: AtomsResult, checks: Checks, crystal: Any, *, n_found: int) -> None:
+    """Plausibility of the found atoms: count, QC, lattice order, centres outside; into the summary."""
+    from rewardscope.detect.lattice import lattice_order
+
+    s = result.summary
+    order = lattice_order(result.atoms[["x", "y"]].to_numpy(float), crystal, pixel_size=result.pixel_size)
+    qc = s["objectives"].get("qc")
+    s["plausibility"] = {"cell_px": list(cell_size_px(crystal, result.pixel_size)),
+                         "count_ratio": s["n_atoms"] / s["n_expected"], "qc": qc, "lattice_order": order}
+    checks.report(count_problem(s["n_atoms"], s["n_expected"], qc),
+                  order_problem(order, s["lattice"], s["n_atoms"]),
+                  outside_problem(s["positions_outside_image"]["dropped"], n_found))
+    s["warnings"] = list(checks.messages)
+
+
+def _lattice_prior(arr: np.ndarray, out: MethodOutput, cfg: AtomsConfig, crystal: Any, ps: Length,
+                   progress: ProgressCallback) -> dict[str, Any]:
     """Replace ``out.atoms`` by the lattice-completed set; return what the prior did."""
     from time import perf_counter
 
@@ -373,27 +447,40 @@ def _lattice_prior(arr: np.ndarray, out: MethodOutput, cfg: AtomsConfig, crystal
     t0 = perf_counter()
     sigma = None if cfg.displacement_sigma == "auto" else parse_length(cfg.displacement_sigma).angstrom / ps.angstrom
     out.atoms, info = apply_lattice_prior(arr, out.atoms, crystal, pixel_size=ps, displacement_sigma_px=sigma,
-                                          vacancy_prior=cfg.vacancy_prior)
+                                          vacancy_prior=cfg.vacancy_prior, progress=progress)
     out.seconds["lattice_prior"] = perf_counter() - t0
     out.seconds["total"] = out.seconds.get("total", 0.0) + out.seconds["lattice_prior"]
     return info.as_dict() | {"displacement_sigma": cfg.displacement_sigma, "vacancy_prior": cfg.vacancy_prior}
 
 
-def gaussian_refine(image: np.ndarray, atoms: pd.DataFrame, *, min_nn_distance_px: float) -> pd.DataFrame:
+def gaussian_refine(image: np.ndarray, atoms: pd.DataFrame, *, min_nn_distance_px: float,
+                    progress: ProgressCallback = silent) -> pd.DataFrame:
     """Replace x, y by a 2-D Gaussian fit in a window of half the column spacing.
 
     A fit that moves an atom by more than 1 px (noise pulling it away) is rejected, except
     within the window radius of the frame edge, where the reflected scale space merges a
-    column with its mirror image and the LoG peak sits on the edge (up to 0.75 radius). Adds ``fit_sigma`` (px), ``fit_amplitude`` and ``fit_converged``; atoms whose fit fails
-    keep their detected position.
+    column with its mirror image and the LoG peak sits on the edge (up to 0.75 radius).
+    Adds ``fit_sigma`` (px), ``fit_amplitude`` and ``fit_converged``; atoms whose fit fails
+    keep their detected position. Columns are fitted in chunks of :data:`FIT_CHUNK`,
+    reported to ``progress`` as stage ``"Gaussian refinement"``. A fit can move a centre
+    out of the image (see :func:`rewardscope.detect.refine.inside_image`).
     """
     radius = int(np.clip(round(0.5 * min_nn_distance_px), 2, 4))
     xy = atoms[["x", "y"]].to_numpy(float)
     rows, cols = image.shape
     near_edge = (xy.min(axis=1) < radius) | (xy[:, 0] > cols - 1 - radius) | (xy[:, 1] > rows - 1 - radius)
-    fit = fit_gaussians(image, xy, radius_px=radius, sigma_px=max(0.17 * min_nn_distance_px, 0.7), iterations=15,
-                        max_shift_px=np.where(near_edge, 0.75 * radius, min(1.0, radius / 2)))
+    max_shift = np.where(near_edge, 0.75 * radius, min(1.0, radius / 2))
+    advance = start_stage(progress, "Gaussian refinement", total=len(xy), unit="columns")
+    parts = []
+    for start in range(0, len(xy), FIT_CHUNK):
+        part = slice(start, start + FIT_CHUNK)
+        parts.append(fit_gaussians(image, xy[part], radius_px=radius, sigma_px=max(0.17 * min_nn_distance_px, 0.7),
+                                   iterations=15, max_shift_px=max_shift[part]))
+        advance(len(xy[part]))
+    fit = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
     out = atoms.copy()
+    if not fit:
+        return out
     out["x"], out["y"] = fit["x"], fit["y"]
     out["fit_sigma"], out["fit_amplitude"], out["fit_converged"] = fit["sigma"], fit["amplitude"], fit["converged"]
     return out
@@ -425,12 +512,25 @@ def _assemble(arr: np.ndarray, ps: Length, cfg: AtomsConfig, crystal: Any, conte
         "n_trials": int(len(study.trials)), "n_pareto": int(len(study.pareto)),
         "sampler": cfg.sampler if cfg.method == "log-star" else None, "selection": cfg.select,
         "seed": cfg.seed, "sigma_scale": scale, "seconds": out.seconds,
+        **_sigma_summary(study.best_params, cfg, scale),
         "config": cfg.model_dump(mode="json"),
     }
     return AtomsResult(tables={"atoms": out.atoms.reset_index(drop=True), "trials": study.trials,
                                "pareto": study.pareto},
                        summary=summary, image=arr, pixel_size=ps,
                        extras={"study": study, "context": context, "crystal": crystal})
+
+
+def _sigma_summary(best: Mapping[str, Any], cfg: AtomsConfig, scale: float) -> dict[str, Any]:
+    """``sigma_range_px``, ``sigma_search_px`` and ``parameters_doc`` for LoG parameters (else nothing)."""
+    if not {"min_sigma", "max_sigma"} <= set(best):
+        return {}
+    search = {"min_sigma": [v * scale for v in cfg.min_sigma_range],
+              "max_sigma": [v * scale for v in cfg.max_sigma_range]}
+    if cfg.method == "log":
+        search = {k: [best[k], best[k]] for k in search}  # fixed, not searched
+    return {"sigma_range_px": sorted((float(best["min_sigma"]), float(best["max_sigma"]))),
+            "sigma_search_px": search, "parameters_doc": LOG_PARAMETER_DOC}
 
 
 __all__ = ["AtomsConfig", "AtomsResult", "LogStarWorkflow", "MethodOptions", "MethodOutput", "atom_methods",

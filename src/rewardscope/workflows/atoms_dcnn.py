@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rewardscope.optimize import SearchSpace
+from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent
 from rewardscope.rewards.atoms import ATOM_REWARDS
 from rewardscope.workflows.base import Workflow, optimise
 
@@ -42,11 +43,11 @@ class DcnnWorkflow(Workflow):
         """The peak threshold, fixed."""
         return SearchSpace.fixed_at({"threshold": self.threshold})
 
-    def prepare(self, image: np.ndarray) -> Any:
-        """Probability maps of all test-time views (the network's forward passes)."""
+    def prepare(self, image: np.ndarray, *, progress: ProgressCallback = silent) -> Any:
+        """Probability maps of all test-time views (the network's forward passes, reported to ``progress``)."""
         from rewardscope.detect.dcnn import dcnn_maps
 
-        return dcnn_maps([image], pixel_size=self.pixel_size, ensemble=self.ensemble)
+        return dcnn_maps([image], pixel_size=self.pixel_size, ensemble=self.ensemble, progress=progress)
 
     def run(self, state: Any, params: dict[str, Any]) -> pd.DataFrame:
         """Atoms above ``params["threshold"]``, input pixels."""
@@ -63,15 +64,16 @@ def dcnn_method(image: np.ndarray, config: Any, context: Any, options: Any) -> A
 
     wf = DcnnWorkflow(context=context, pixel_size=context.pixel_size, ensemble=int(getattr(config, "ensemble", 1)),
                       rewards=options.rewards)
-    out = optimise(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=False)
+    out = optimise(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=options.progress,
+                   stage="DCNN peaks")
     return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
 
 
-def dcnn_oracle(image: np.ndarray, *, pixel_size: Any, ensemble: int = 1) -> pd.DataFrame:
-    """Atoms found by the network (x, y, probability, ...), to serve as an oracle."""
+def dcnn_oracle(image: np.ndarray, *, pixel_size: Any, ensemble: int = 1, progress: ProgressArg = None) -> pd.DataFrame:
+    """Atoms found by the network (x, y, probability, ...), to serve as an oracle; heat-map progress to ``progress``."""
     from rewardscope.detect.dcnn import find_atoms_dcnn
 
-    return find_atoms_dcnn(image, pixel_size=pixel_size, ensemble=ensemble).atoms
+    return find_atoms_dcnn(image, pixel_size=pixel_size, ensemble=ensemble, progress=progress).atoms
 
 
 def f1_against_oracle(atoms: pd.DataFrame, oracle: pd.DataFrame, *, shape: tuple[int, int], crystal: Any,
@@ -103,7 +105,8 @@ def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", ensemble: int = 
     ensemble : int
         Test-time views of the oracle network.
     **kwargs
-        Passed on to ``find_atoms`` (``lattice``, ``pixel_size``, ``trials``, ...).
+        Passed on to ``find_atoms`` (``lattice``, ``pixel_size``, ``trials``, ``progress``, ...);
+        the oracle's heat map reports to the same ``progress``.
 
     Returns
     -------
@@ -132,11 +135,12 @@ def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", ensemble: int = 
     cfg = make_config(AtomsConfig, pixel_size=given if given is None or isinstance(given, str)
                       else given.text)
     arr, ps = _resolve_image(image, cfg)
-    atoms = dcnn_oracle(arr, pixel_size=ps, ensemble=ensemble)
-    if len(atoms) == 0:
-        raise ParameterError("the DCNN oracle found no atoms; it cannot set the expected count")
-    kwargs["pixel_size"] = kwargs.get("pixel_size") or ps
-    res = find_atoms(arr, n_expected=float(len(atoms)), ensemble=ensemble, **kwargs)
+    with progress_scope(kwargs.pop("progress", False)) as report:
+        atoms = dcnn_oracle(arr, pixel_size=ps, ensemble=ensemble, progress=report)
+        if len(atoms) == 0:
+            raise ParameterError("the DCNN oracle found no atoms; it cannot set the expected count")
+        kwargs["pixel_size"] = kwargs.get("pixel_size") or ps
+        res = find_atoms(arr, n_expected=float(len(atoms)), ensemble=ensemble, progress=report, **kwargs)
     res.summary.update({"oracle": oracle, "oracle_ensemble": ensemble,
                         **f1_against_oracle(res.atoms, atoms, shape=arr.shape, crystal=res.extras["crystal"],
                                             pixel_size=ps)})
@@ -145,7 +149,8 @@ def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", ensemble: int = 
 
 
 def find_atoms_dcnn_files(paths: list[Any], *, pixel_size: str | None = None, ensemble: int = 1,
-                          threshold: float | None = None, device: str = "cpu", batch_size: int = 16) -> dict[str, pd.DataFrame]:
+                          threshold: float | None = None, device: str = "cpu", batch_size: int = 16,
+                          progress: ProgressArg = None) -> dict[str, pd.DataFrame]:
     """Run the DCNN over many files, batching images of equal shape and calibration.
 
     Parameters
@@ -156,6 +161,8 @@ def find_atoms_dcnn_files(paths: list[Any], *, pixel_size: str | None = None, en
         Overrides the files' calibration, e.g. ``"0.35A"``.
     ensemble, threshold, device, batch_size
         As for :func:`rewardscope.detect.dcnn.find_atoms_dcnn`.
+    progress : bool or callable, optional
+        The heat map of every batch of images, as stage ``"DCNN heat map"`` (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -164,8 +171,10 @@ def find_atoms_dcnn_files(paths: list[Any], *, pixel_size: str | None = None, en
     """
     from collections import defaultdict
 
-    from rewardscope.detect.dcnn import DEFAULT_THRESHOLD, find_atoms_dcnn
+    from rewardscope.detect.dcnn import DEFAULT_THRESHOLD, check_batch_size, find_atoms_dcnn
     from rewardscope.io import read_image
+
+    check_batch_size(batch_size)
 
     groups: dict[tuple, list[tuple[str, int, np.ndarray]]] = defaultdict(list)
     for path in paths:
@@ -175,14 +184,15 @@ def find_atoms_dcnn_files(paths: list[Any], *, pixel_size: str | None = None, en
         key = (frames.shape[1:], None if ps is None else round(ps.angstrom, 9))
         groups[key] += [(str(path), k, f) for k, f in enumerate(frames)]
     tables: dict[str, list[pd.DataFrame]] = defaultdict(list)
-    for (_, ps), items in groups.items():
-        for start in range(0, len(items), batch_size):
-            chunk = items[start:start + batch_size]
-            found = find_atoms_dcnn([f for _, _, f in chunk], pixel_size=ps, ensemble=ensemble, device=device,
-                                    threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                                    batch_size=batch_size)
-            for (path, frame, _), f in zip(chunk, found):
-                tables[path].append(f.atoms.assign(frame=frame))
+    with progress_scope(progress) as report:
+        for (_, ps), items in groups.items():
+            for start in range(0, len(items), batch_size):
+                chunk = items[start:start + batch_size]
+                found = find_atoms_dcnn([f for _, _, f in chunk], pixel_size=ps, ensemble=ensemble, device=device,
+                                        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                                        batch_size=batch_size, progress=report)
+                for (path, frame, _), f in zip(chunk, found):
+                    tables[path].append(f.atoms.assign(frame=frame))
     order = [str(p) for p in paths]
     return {p: pd.concat(tables[p], ignore_index=True)[["frame", *tables[p][0].columns.drop("frame")]]
             for p in dict.fromkeys(order)}

@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Any
 
 from rewardscope.errors import ParameterError
 from rewardscope.optimize import SearchSpace, StudyResult, run_study
+from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope
 
 Reward = Callable[[Any, Any], float]
 
@@ -72,7 +74,12 @@ class Workflow:
         raise NotImplementedError
 
     def prepare(self, image: Any) -> Any:
-        """Parameter-independent, expensive work; done once per image."""
+        """Parameter-independent, expensive work; done once per image.
+
+        A subclass whose preparation takes long may accept a keyword ``progress`` (a
+        callback ``progress(stage, done, total)``, :mod:`rewardscope.progress`);
+        :func:`optimise` then passes its progress callback on.
+        """
         return image
 
     def run(self, state: Any, params: dict[str, Any]) -> Any:
@@ -114,8 +121,9 @@ class Optimised:
 
 def optimise(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: str = "tpe", seed: int | None = 0,
              selection: str = "euclidean", storage: str | Path | None = None, study_name: str | None = None,
-             warm_start: Sequence[Mapping[str, Any]] | None = None, progress: bool = True,
-             sampler_options: Mapping[str, Any] | None = None, state: Any = None) -> Optimised:
+             warm_start: Sequence[Mapping[str, Any]] | None = None, progress: ProgressArg = True,
+             sampler_options: Mapping[str, Any] | None = None, state: Any = None,
+             stage: str | None = None) -> Optimised:
     """Prepare once, optimise the workflow's rewards, and run it at the chosen point.
 
     Parameters
@@ -123,8 +131,12 @@ def optimise(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: st
     workflow : Workflow
     image : object
         Whatever :meth:`Workflow.prepare` takes (usually a 2-D array).
-    n_trials, sampler, seed, selection, storage, study_name, warm_start, progress, sampler_options
+    n_trials, sampler, seed, selection, storage, study_name, warm_start, sampler_options, stage
         As in :func:`rewardscope.optimize.run_study`.
+    progress : bool or callable
+        ``True``: progress on stderr; ``False``/``None``: silent; or a callback
+        ``progress(stage, done, total)`` (:mod:`rewardscope.progress`), which gets the
+        preparation's stages (where :meth:`Workflow.prepare` reports any) and the trials.
     state : object, optional
         An already prepared state (skips :meth:`Workflow.prepare`).
 
@@ -133,15 +145,23 @@ def optimise(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: st
     Optimised
     """
     t0 = time.perf_counter()
-    state = workflow.prepare(image) if state is None else state
-    t1 = time.perf_counter()
-    study = run_study(lambda params: workflow.evaluate(workflow.run(state, params)), workflow.search_space(),
-                      objective_names=workflow.objective_names, n_trials=n_trials, sampler=sampler, seed=seed,
-                      selection=selection, storage=storage, study_name=study_name, warm_start=warm_start,
-                      progress=progress, reference_point=workflow.reference_point,
-                      sampler_options=sampler_options)
+    with progress_scope(progress) as report:
+        state = _prepare(workflow, image, report) if state is None else state
+        t1 = time.perf_counter()
+        study = run_study(lambda params: workflow.evaluate(workflow.run(state, params)), workflow.search_space(),
+                          objective_names=workflow.objective_names, n_trials=n_trials, sampler=sampler, seed=seed,
+                          selection=selection, storage=storage, study_name=study_name, warm_start=warm_start,
+                          progress=report, reference_point=workflow.reference_point,
+                          sampler_options=sampler_options, stage=stage)
     t2 = time.perf_counter()
     output = workflow.run(state, study.best_params)
     t3 = time.perf_counter()
     return Optimised(study=study, state=state, output=output,
                      seconds={"prepare": t1 - t0, "optimise": t2 - t1, "total": t3 - t0})
+
+
+def _prepare(workflow: Workflow, image: Any, progress: ProgressCallback) -> Any:
+    """``workflow.prepare(image)``, passing ``progress`` when its ``prepare`` takes that keyword."""
+    if "progress" in inspect.signature(workflow.prepare).parameters:
+        return workflow.prepare(image, progress=progress)
+    return workflow.prepare(image)

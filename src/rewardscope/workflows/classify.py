@@ -26,6 +26,7 @@ from rewardscope.classify.order import lattice_deviation, neighbourhood_mean, or
 from rewardscope.classify.patches import atom_positions, extract_patches, symmetrise, window_px
 from rewardscope.config import make_config
 from rewardscope.errors import CalibrationError, FileFormatError, ParameterError
+from rewardscope.progress import ProgressArg, progress_scope, start_stage
 from rewardscope.result import Result
 from rewardscope.units import Length, parse_length
 
@@ -183,7 +184,8 @@ def species_clusters(patches: np.ndarray, ordered: np.ndarray, *, classes: int, 
 
 
 def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: ClassifyConfig | None = None,
-                   pixel_size: str | Length | None = None, **overrides: Any) -> ClassifyResult:
+                   pixel_size: str | Length | None = None, progress: ProgressArg = False,
+                   **overrides: Any) -> ClassifyResult:
     """Sort atoms into classes by the look of their surroundings (no labels).
 
     Parameters
@@ -195,6 +197,9 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
         Settings; keyword ``overrides`` (``classes=4, window="2nm"``...) replace fields.
     pixel_size : str or Length, optional
         Overrides the file's calibration (needed for a physical window).
+    progress : bool or callable
+        Stage ``"classifying atoms"`` (features, patches, clusters); ``True``: on stderr,
+        or a callback ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -223,12 +228,17 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
     xy = atom_positions(table, min_atoms=max(cfg.classes, 2))
     sub = parse_subclass(cfg.subclass, cfg.classes)
     side = window_px(cfg.window, ps)
-    nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
-    deviation = lattice_deviation(xy, nn_px=nn)
-    ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=cfg.seed)
-    patches = extract_patches(arr, xy, side=side)
-    labels, prob = species_clusters(patches, ordered, classes=cfg.classes, pca_components=cfg.pca_components,
-                                    symmetrize=cfg.symmetrize, n_init=cfg.n_init, seed=cfg.seed)
+    with progress_scope(progress) as report:
+        advance = start_stage(report, "classifying atoms", total=3, unit="steps")
+        nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
+        deviation = lattice_deviation(xy, nn_px=nn)
+        ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=cfg.seed)
+        advance()
+        patches = extract_patches(arr, xy, side=side)
+        advance()
+        labels, prob = species_clusters(patches, ordered, classes=cfg.classes, pca_components=cfg.pca_components,
+                                        symmetrize=cfg.symmetrize, n_init=cfg.n_init, seed=cfg.seed)
+        advance()
     out = table.copy()
     out["class"] = labels
     out["class_probability"] = prob

@@ -32,7 +32,7 @@ says which.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +45,7 @@ from rewardscope.config import make_config
 from rewardscope.errors import CalibrationError, ParameterError
 from rewardscope.io.lazy import LazyStack, open_stack
 from rewardscope.optimize import FloatParam, SearchSpace
+from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent, start_stage
 from rewardscope.result import Result
 from rewardscope.rewards.particles import (AMBIGUITY_BAND, FOREGROUND_REWARDS, SPLIT_REWARDS, ParticleReward,
                                            ParticleRewardContext, size_outliers)
@@ -54,8 +55,6 @@ from rewardscope.segment.measure import measure_particles
 from rewardscope.segment.postprocess import CONVEX_SOLIDITY, solidities, split_touching
 from rewardscope.units import Length, parse_length
 from rewardscope.workflows.base import Optimised, Workflow, optimise
-
-Progress = Callable[[int, int], None]
 
 
 class SegmentConfig(BaseModel):
@@ -250,13 +249,14 @@ def _stage_table(opt: Optimised, stage: str, which: str) -> pd.DataFrame:
 
 
 def _choose(state: ClassicalState, config: SegmentConfig, context: ParticleRewardContext, *,
-            n_trials: int, warm: dict[str, Any] | None, progress: bool) -> _Chosen:
-    """Run the foreground study, then the split study, on one prepared frame."""
+            n_trials: int, warm: dict[str, Any] | None, progress: ProgressCallback = silent) -> _Chosen:
+    """Run the foreground study, then the split study, on one prepared frame (their trials go to ``progress``)."""
     t0 = time.perf_counter()
     fg_wf = ForegroundWorkflow(config=config, context=context)
     warm_fg = [{"sigma_px": warm["sigma_px"]}] if warm else None
     fg = optimise(fg_wf, None, state=state, n_trials=n_trials, sampler=config.sampler, seed=config.seed,
-                  selection=config.select, warm_start=warm_fg, progress=progress)
+                  selection=config.select, warm_start=warm_fg, progress=progress,
+                  stage=f"optimising smoothing ({config.sampler})")
     seg: Segmentation = fg.output
     studies = {"foreground": fg}
     params = dict(fg.study.best_params)
@@ -264,7 +264,8 @@ def _choose(state: ClassicalState, config: SegmentConfig, context: ParticleRewar
         sp_wf = SplitWorkflow(config=config, context=context)
         warm_sp = [{"split_depth_px": warm["split_depth_px"]}] if warm and warm.get("split_depth_px") else None
         sp = optimise(sp_wf, seg, n_trials=max(2, config.split_trials), sampler=config.sampler, seed=config.seed,
-                      selection=config.select, warm_start=warm_sp, progress=False)
+                      selection=config.select, warm_start=warm_sp, progress=progress,
+                      stage=f"optimising split depth ({config.sampler})")
         seg = sp.output
         studies["split"] = sp
         params.update(sp.study.best_params)
@@ -298,7 +299,7 @@ def _common_summary(config: SegmentConfig, context: ParticleRewardContext, pixel
 # --------------------------------------------------------------------------- images
 
 
-def segment_image(image: Any, *, config: SegmentConfig | None = None, progress: bool = False,
+def segment_image(image: Any, *, config: SegmentConfig | None = None, progress: ProgressArg = False,
                   **overrides: Any) -> ParticleResult:
     """Segment the particles of one image with label-free, optimised parameters.
 
@@ -308,8 +309,9 @@ def segment_image(image: Any, *, config: SegmentConfig | None = None, progress: 
         The micrograph, or a file :func:`rewardscope.io.read_image` reads.
     config : SegmentConfig, optional
         Settings; keyword ``overrides`` replace single fields (e.g. ``trials=30``).
-    progress : bool
-        Show a progress bar (stderr).
+    progress : bool or callable
+        ``True``: progress of both studies on stderr (bars on a terminal, log lines
+        elsewhere); or a callback ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -337,7 +339,8 @@ def segment_image(image: Any, *, config: SegmentConfig | None = None, progress: 
     context = reward_context(cfg, pixel_size)
     t0 = time.perf_counter()
     state = classical.prepare(arr, polarity=cfg.polarity)
-    chosen = _choose(state, cfg, context, n_trials=cfg.trials, warm=None, progress=progress)
+    with progress_scope(progress) as report:
+        chosen = _choose(state, cfg, context, n_trials=cfg.trials, warm=None, progress=report)
     seg = chosen.segmentation
     particles = measure_particles(seg.labels, state.raw, pixel_size=pixel_size)
     summary = _common_summary(cfg, context, pixel_size, chosen)
@@ -433,7 +436,7 @@ def _frame_row(frame: int, table: pd.DataFrame, seg: Segmentation, values: Mappi
 
 def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | Path, *,
                   config: SegmentConfig | None = None, masks_path: str | Path | None = None,
-                  progress: Progress | None = None, **overrides: Any) -> ParticleResult:
+                  progress: ProgressArg = None, **overrides: Any) -> ParticleResult:
     """Segment every frame of a movie, optimising on the first and re-optimising when needed.
 
     Parameters
@@ -445,8 +448,10 @@ def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | P
     masks_path : str or Path, optional
         Stream the label images to this TIFF (one uint16 page per frame) instead of
         keeping them in memory.
-    progress : callable(done, total), optional
-        Called after each frame.
+    progress : bool or callable, optional
+        Progress of the drift passes and of ``"segmenting frames"`` (one unit per
+        frame), on stderr with ``True``, or to a callback ``progress(stage, done, total)``
+        (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -476,13 +481,14 @@ def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | P
     pixel_size = _pixel_size(cfg, stack.pixel_size)
     context = reward_context(cfg, pixel_size)
     t0, c0 = time.perf_counter(), time.process_time()
-    drift = _drift(stack, cfg)
-    t_drift, c_drift = time.perf_counter() - t0, time.process_time() - c0
-    sink = _MaskSink(masks_path, pixel_size)
-    try:
-        out = _segment_frames(stack, cfg, context, pixel_size, sink, progress)
-    finally:
-        masks = sink.close()
+    with progress_scope(progress) as report:
+        drift = _drift(stack, cfg, report)
+        t_drift, c_drift = time.perf_counter() - t0, time.process_time() - c0
+        sink = _MaskSink(masks_path, pixel_size)
+        try:
+            out = _segment_frames(stack, cfg, context, pixel_size, sink, report)
+        finally:
+            masks = sink.close()
     particles, rows, chosen_first, trials, pareto, last, n_reopt, t_seg = out
     if drift is not None:
         particles = particles.merge(drift[["frame", "dx", "dy"]], on="frame", how="left")
@@ -508,28 +514,29 @@ def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | P
                                   "stack": stack})
 
 
-def _drift(stack: LazyStack, cfg: SegmentConfig) -> pd.DataFrame | None:
+def _drift(stack: LazyStack, cfg: SegmentConfig, progress: ProgressCallback) -> pd.DataFrame | None:
     if not cfg.drift or len(stack) < 2:
         return None
     from rewardscope.track.drift import estimate_drift
 
-    return estimate_drift(stack)
+    return estimate_drift(stack, progress=progress)
 
 
 def _segment_frames(stack: LazyStack, cfg: SegmentConfig, context: ParticleRewardContext,
-                    pixel_size: Length | None, sink: _MaskSink, progress: Progress | None) -> tuple:
-    """The per-frame loop: reuse parameters, re-optimise when the rewards drop."""
+                    pixel_size: Length | None, sink: _MaskSink, progress: ProgressCallback) -> tuple:
+    """The per-frame loop: reuse parameters, re-optimise when the rewards drop; one progress unit per frame."""
     t0 = time.perf_counter()
     tables, rows, trials, pareto = [], [], [], []
     chosen_first: _Chosen | None = None
     chosen: _Chosen | None = None
     n_reopt = 0
     seg: Segmentation | None = None
+    advance = start_stage(progress, "segmenting frames", total=len(stack), unit="frames")
     for i in range(len(stack)):
         state = classical.prepare(stack[i], polarity=cfg.polarity, name=f"frame {i} of {stack.name}")
         reoptimised = rechecked = False
         if chosen is None:
-            chosen = chosen_first = _choose(state, cfg, context, n_trials=cfg.trials, warm=None, progress=False)
+            chosen = chosen_first = _choose(state, cfg, context, n_trials=cfg.trials, warm=None)
             seg, values = chosen.segmentation, dict(chosen.reference)
         else:
             seg = classical.run(state, chosen.params, min_area_px=context.min_area_px)
@@ -539,8 +546,7 @@ def _segment_frames(stack: LazyStack, cfg: SegmentConfig, context: ParticleRewar
                 chosen = replace(chosen, reference=dict(values))  # the scene changed, not the best width
                 rechecked = True
             elif _worse(values, chosen.reference, cfg.reoptimise_tolerance):
-                chosen = _choose(state, cfg, context, n_trials=cfg.reoptimise_trials, warm=chosen.params,
-                                 progress=False)
+                chosen = _choose(state, cfg, context, n_trials=cfg.reoptimise_trials, warm=chosen.params)
                 seg, values, reoptimised = chosen.segmentation, dict(chosen.reference), True
                 n_reopt += 1
         if i == 0 or reoptimised:
@@ -551,8 +557,7 @@ def _segment_frames(stack: LazyStack, cfg: SegmentConfig, context: ParticleRewar
         rows.append(_frame_row(i, table, seg, values, chosen.params, reoptimised, pixel_size))
         rows[-1]["rechecked"] = rechecked
         sink.add(seg.labels)
-        if progress is not None:
-            progress(i + 1, len(stack))
+        advance()
     assert chosen_first is not None
     particles = pd.concat(tables, ignore_index=True)
     return (particles, rows, chosen_first, pd.concat(trials, ignore_index=True),
