@@ -8,6 +8,7 @@ import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, storage_file, write_outputs
 from rewardscope.cli.feedback import print_warnings, progress_option
+from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.workflows.atoms import AtomsConfig
@@ -22,6 +23,7 @@ def atoms(
     cif: str | None = option(AtomsConfig, "cif"),
     zone: tuple[int, int, int] | None = typer.Option(None, "--zone", help="Zone axis U V W for --cif.", show_default=False),
     pixel_size: str | None = option(AtomsConfig, "pixel_size"),
+    signal: int | None = signal_option(),
     method: str = option(AtomsConfig, "method"),
     trials: int = option(AtomsConfig, "trials"),
     sampler: str = option(AtomsConfig, "sampler"),
@@ -47,7 +49,7 @@ def atoms(
     from rewardscope.report.pareto import plot_pareto
     from rewardscope.workflows.atoms import find_atoms
 
-    img = read_image(image, pixel_size=pixel_size)
+    img = read_image(image, pixel_size=pixel_size, signal=signal)
     if method == "dcnn" and lattice is None and cif is None:
         _dcnn_without_lattice(img, out, ensemble=ensemble, overwrite=overwrite, progress=progress)
         return

@@ -9,6 +9,7 @@ import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, progress_bar, write_outputs
 from rewardscope.cli.feedback import progress_option
+from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.track.drift import DriftConfig
@@ -31,6 +32,7 @@ def drift(
     jump_factor: float = option(DriftConfig, "jump_factor"),
     fmt: str = typer.Option("auto", "--format", help="aligned stack format: tif, zarr, or auto (zarr above 2 GiB)."),
     pixel_size: str | None = typer.Option(None, "--pixel-size", help="Override the file's pixel size, e.g. 0.5A."),
+    signal: int | None = signal_option(),
     progress: bool = progress_option(),
 ) -> None:
     """Align MOVIE: sub-pixel shifts per frame, stage jumps flagged, aligned stack cropped to the common view."""
@@ -52,7 +54,7 @@ def drift(
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ParameterError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
-    stack = open_stack(movie, pixel_size=pixel_size)
+    stack = open_stack(movie, pixel_size=pixel_size, signal=signal)
     started = time.perf_counter()
     with progress_bar(progress) as report:
         shifts = estimate_drift(stack, config=cfg, progress=report)

@@ -9,6 +9,7 @@ import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
 from rewardscope.cli.feedback import progress_option
+from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.workflows.particles import SegmentConfig
@@ -37,6 +38,7 @@ def segment(
     overwrite: bool = overwrite_option(),
     method: str = option(SegmentConfig, "method"),
     pixel_size: str | None = option(SegmentConfig, "pixel_size"),
+    signal: int | None = signal_option(),
     polarity: str = option(SegmentConfig, "polarity"),
     trials: int = option(SegmentConfig, "trials"),
     split_trials: int = option(SegmentConfig, "split_trials"),
@@ -66,7 +68,7 @@ def segment(
     if rng is not None:
         overrides["sigma_range_px"] = rng
     config = make_config(SegmentConfig, None, **overrides)
-    stack = open_stack(path, pixel_size=pixel_size)
+    stack = open_stack(path, pixel_size=pixel_size, signal=signal)
     segment_stack = _segment_one if len(stack) == 1 else _segment_many
     segment_stack(stack, config, out, path, progress, overwrite=overwrite)
 

@@ -14,6 +14,7 @@ from types import ModuleType
 import typer
 
 from rewardscope.cli.common import guard
+from rewardscope.cli.inputs import signal_option
 
 app = typer.Typer(
     name="rewardscope", no_args_is_help=True, add_completion=False,
@@ -54,19 +55,40 @@ def _root(
 def info(
     path: Path = typer.Argument(..., help="Image or movie file."),
     pixel_size: str | None = typer.Option(None, "--pixel-size", help="Override the file's pixel size, e.g. 0.35A."),
+    signal: int | None = signal_option(),
 ) -> None:
-    """Print shape, dtype, pixel size (with unit) and frame count of FILE."""
+    """Print shape, dtype, pixel size (with unit) and frame count of FILE; list its signals when it holds several."""
     from rewardscope.io import read_image
+    from rewardscope.io.capture import summarise
 
-    img = read_image(path, pixel_size=pixel_size)
+    img = read_image(path, pixel_size=pixel_size, signal=signal)
     meta = img.info()
     ps = f"{meta['pixel_size']:g} {meta['pixel_size_unit']} ({meta['pixel_size_source']})" if meta["pixel_size"] else "unknown"
     typer.echo(f"file:       {path}")
+    if meta["signals_in_file"] > 1:
+        typer.echo(f"signals:    {meta['signals_in_file']} in the file; below: signal {meta['signal']} "
+                   "(choose with --signal N)")
+        for line in _signal_table(img.signals):
+            typer.echo(f"  {line}")
     typer.echo(f"shape:      {tuple(meta['shape'])}")
     typer.echo(f"dtype:      {meta['dtype']}")
     typer.echo(f"frames:     {meta['frames']}")
     typer.echo(f"pixel size: {ps}")
     typer.echo(f"reader:     {img.metadata.get('reader')}")
+    if img.metadata.get("reader_warnings"):
+        typer.echo(f"rewardscope: warning: {path.name}: the reader said: {summarise(img.metadata['reader_warnings'])}",
+                   err=True)
+
+
+def _signal_table(signals: list[dict]) -> list[str]:
+    """Aligned rows: index, title, shape, dtype, pixel size (and 'not an image')."""
+    from rewardscope.units import parse_length
+
+    rows = [[str(s["index"]), s["title"] or "-", str(tuple(s["shape"])), s["dtype"],
+             str(parse_length(s["pixel_size"])) if s["pixel_size"] else "no pixel size",
+             "" if s["image"] else "not an image"] for s in signals]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def _register() -> None:

@@ -7,6 +7,11 @@ their pixels are stored contiguously and otherwise read through tifffile's zarr 
 (dm4, emd, png, ...) are read whole by :func:`rewardscope.io.read_image`, because their
 readers have no lazy mode. We write this small layer ourselves because dask would add a
 scheduler for what is only "give me frame i".
+
+Every read from a file, at opening and frame by frame, goes through
+:func:`rewardscope.io.capture.read_guard`: a damaged frame raises one clear
+:class:`~rewardscope.errors.FileFormatError` naming the file, and reader messages are
+never printed.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from rewardscope.errors import FileFormatError, ImageShapeError, ImageValueError
-from rewardscope.io.read import TIFF_SUFFIXES, _length_or_none, read_image
+from rewardscope.errors import FileFormatError, ImageShapeError, ImageValueError, InputError
+from rewardscope.io.capture import read_guard
+from rewardscope.io.read import TIFF_SUFFIXES, _length_or_none, check_exists, check_npy, check_signal, read_image
 from rewardscope.io.validate import MIN_SIDE_PX
 from rewardscope.units import Length, parse_length
 
@@ -35,7 +41,10 @@ class LazyStack:
     pixel_size : Length, optional
         Calibration of one pixel.
     path : Path, optional
-        The file the frames come from (for messages).
+        The file the frames come from (for messages; frame reads then fail as one
+        :class:`~rewardscope.errors.FileFormatError` naming it).
+    metadata : dict, optional
+        What the reader recorded (e.g. ``signal``, ``signals``, ``signals_in_file``).
 
     Attributes
     ----------
@@ -51,7 +60,8 @@ class LazyStack:
     (3, dtype('float32'), (16, 16))
     """
 
-    def __init__(self, source: Any, *, pixel_size: Length | None = None, path: Path | None = None) -> None:
+    def __init__(self, source: Any, *, pixel_size: Length | None = None, path: Path | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
         shape = tuple(int(s) for s in source.shape)
         while len(shape) > 3 and shape[0] == 1:
             source, shape = source[0], shape[1:]
@@ -70,6 +80,7 @@ class LazyStack:
         self.shape: tuple[int, int, int] = shape  # type: ignore[assignment]
         self.pixel_size = pixel_size
         self.path = path
+        self.metadata: dict[str, Any] = dict(metadata or {})
 
     @staticmethod
     def _name(path: Path | None) -> str:
@@ -99,12 +110,19 @@ class LazyStack:
         i = int(index)
         if not -n <= i < n:
             raise IndexError(f"frame {index} out of range for {n} frames")
-        return np.asarray(self._source[i % n], dtype=np.float32)
+        return self._fetch(i % n)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``start:stop`` as one (frames, rows, cols) float32 array."""
         stop = min(stop, len(self))
-        return np.asarray(self._source[start:stop], dtype=np.float32).reshape(-1, *self.frame_shape)
+        return self._fetch(slice(start, stop)).reshape(-1, *self.frame_shape)
+
+    def _fetch(self, index: int | slice) -> np.ndarray:
+        """``source[index]`` as float32; from a file through :func:`read_guard` (clear errors, no prints)."""
+        if self.path is None:
+            return np.asarray(self._source[index], dtype=np.float32)
+        with read_guard(self.path):
+            return np.asarray(self._source[index], dtype=np.float32)
 
     def batches(self, size: int = 8) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_index, frames)`` blocks of up to ``size`` frames, in order."""
@@ -169,7 +187,7 @@ def _open_tiff(path: Path) -> tuple[Any, Length | None]:
 
 
 def open_stack(path: str | Path | np.ndarray | Sequence[np.ndarray], *,
-               pixel_size: str | Length | None = None) -> LazyStack:
+               pixel_size: str | Length | None = None, signal: int | None = None) -> LazyStack:
     """Open a movie for lazy, frame-by-frame reading.
 
     Parameters
@@ -179,6 +197,9 @@ def open_stack(path: str | Path | np.ndarray | Sequence[np.ndarray], *,
         :func:`~rewardscope.io.read_image` reads (read whole), or in-memory frames.
     pixel_size : str or Length, optional
         Overrides the file's calibration, e.g. ``"0.5A"``.
+    signal : int, optional
+        Which signal of a multi-signal file (EMD, DM, TIA) to open, as for
+        :func:`~rewardscope.io.read_image`; the lazily read formats hold one (index 0).
 
     Returns
     -------
@@ -188,9 +209,12 @@ def open_stack(path: str | Path | np.ndarray | Sequence[np.ndarray], *,
     Raises
     ------
     FileFormatError
-        Missing or unreadable file.
+        Missing, unreadable, damaged or truncated file (also raised later by a frame read
+        that meets damaged data).
     ImageShapeError
         Frames of different sizes, or data that is not a 2-D image / 3-D movie.
+    ParameterError
+        ``signal`` is not an index of the file's signals.
 
     Examples
     --------
@@ -203,27 +227,33 @@ def open_stack(path: str | Path | np.ndarray | Sequence[np.ndarray], *,
     path = Path(path)
     if not path.exists():
         raise FileFormatError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    file_ps: Length | None = None
-    try:
-        if suffix in TIFF_SUFFIXES:
-            source, file_ps = _open_tiff(path)
-        elif suffix == ".npy":
-            source = np.load(path, mmap_mode="r", allow_pickle=False)
-        elif suffix == ".zarr" or path.is_dir():
-            import zarr
+    if path.suffix.lower() not in TIFF_SUFFIXES | {".npy", ".zarr"} and not path.is_dir():
+        img = read_image(path, signal=signal)
+        return LazyStack(img.data, pixel_size=user_ps or img.pixel_size, path=path, metadata=img.metadata)
+    check_signal(signal, 1, path)
+    with read_guard(path):
+        source, file_ps = _open_lazy(path)
+    return LazyStack(source, pixel_size=user_ps or file_ps, path=path,
+                     metadata={"signal": 0, "signals_in_file": 1})
 
-            source = zarr.open_array(str(path), mode="r")
-            nm = source.attrs.get("pixel_size_nm")
-            file_ps = Length(float(nm), "nm") if nm else None
-        else:
-            img = read_image(path)
-            source, file_ps = img.data, img.pixel_size
-    except (ImageShapeError, FileFormatError):
-        raise
-    except Exception as exc:  # third-party readers fail in many ways on corrupt files
-        raise FileFormatError(f"{path.name}: cannot read file ({type(exc).__name__}: {exc})") from None
-    return LazyStack(source, pixel_size=user_ps or file_ps, path=path)
+
+def _open_lazy(path: Path) -> tuple[Any, Length | None]:
+    """(indexable source, file's pixel size) of a TIFF, ``.npy`` or zarr movie."""
+    if path.suffix.lower() in TIFF_SUFFIXES:
+        check_exists(path)
+        return _open_tiff(path)
+    if path.suffix.lower() == ".npy":
+        check_exists(path)
+        check_npy(path)
+        return np.load(path, mmap_mode="r", allow_pickle=False), None
+    import zarr
+
+    source = zarr.open_array(str(path), mode="r")
+    nm = source.attrs.get("pixel_size_nm")
+    try:
+        return source, (Length(float(nm), "nm") if nm else None)
+    except InputError:
+        return source, None
 
 
 def _in_memory(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:

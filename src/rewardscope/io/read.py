@@ -4,7 +4,13 @@ Formats: ``.tif/.tiff`` (tifffile; ImageJ, FEI/Thermo, DigitalMicrograph and pla
 resolution tags), ``.png/.jpg/.bmp`` (grey, or RGB(A) with R=G=B read as grey),
 ``.npy``, and the microscope formats ``.dm3/.dm4``, ``.emd`` (Velox and NCEM),
 ``.ser/.emi`` and ``.mrc`` through rosettasciio. Stacks (movies) come back as
-(frames, rows, cols).
+(frames, rows, cols). Files holding several signals (EMD, DM, TIA) give the first image
+unless ``signal=N`` picks another; ``metadata["signals"]`` lists them all.
+
+What the readers say while reading (warnings, log records) is never printed: a failed
+read folds it into its one-line :class:`~rewardscope.errors.FileFormatError`, a message
+that says the file is damaged or truncated makes the read fail, and anything else is kept
+in ``metadata["reader_warnings"]`` (see :mod:`rewardscope.io.capture`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from rewardscope.errors import CalibrationError, FileFormatError, ImageShapeError, InputError
+from rewardscope.errors import CalibrationError, FileFormatError, ImageShapeError, InputError, ParameterError
+from rewardscope.io.capture import clean, read_guard, sniff
 from rewardscope.units import Length, parse_length
 
 RSCIIO_READERS = {
@@ -43,7 +50,8 @@ class ImageData:
     path : Path or None
         Where the data came from.
     metadata : dict
-        Format-specific extras (reader used, original units, ...).
+        Format-specific extras: ``reader``, ``signal``, ``signals``, ``signals_in_file``,
+        ``reader_warnings`` (see :func:`read_image`).
     """
 
     data: np.ndarray
@@ -67,6 +75,11 @@ class ImageData:
         """(rows, cols) of one frame."""
         return tuple(int(s) for s in self.data.shape[-2:])  # type: ignore[return-value]
 
+    @property
+    def signals(self) -> list[dict[str, Any]]:
+        """Every signal of the file (index, title, shape, dtype, pixel_size, image); one for most formats."""
+        return list(self.metadata.get("signals", []))
+
     def require_pixel_size(self) -> Length:
         """Return the pixel size or raise a clear :class:`CalibrationError`."""
         if self.pixel_size is None:
@@ -75,13 +88,14 @@ class ImageData:
         return self.pixel_size
 
     def info(self) -> dict[str, Any]:
-        """Shape, dtype, pixel size and frame count as a plain dict."""
+        """Shape, dtype, pixel size, frame count and signal read (of how many) as a plain dict."""
         ps = self.pixel_size
         return {
             "path": str(self.path) if self.path else None, "shape": list(self.data.shape),
             "dtype": str(self.data.dtype), "frames": self.n_frames,
             "pixel_size": ps.value if ps else None, "pixel_size_unit": ps.unit if ps else None,
             "pixel_size_source": self.pixel_size_source,
+            "signal": self.metadata.get("signal", 0), "signals_in_file": self.metadata.get("signals_in_file", 1),
         }
 
 
@@ -135,42 +149,128 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, Length | None, dict[str, Any]]:
     return arr, ps, meta
 
 
-def _read_rsciio(path: Path) -> tuple[np.ndarray, Length | None, dict[str, Any]]:
+def _signal_title(sig: dict[str, Any]) -> str:
+    general = (sig.get("metadata") or {}).get("General") or {}
+    return str(general.get("title") or "")
+
+
+def _signal_pixel_size(sig: dict[str, Any]) -> Length | None:
+    """Pixel size from the last signal axis (or the last axis) of a rosettasciio signal."""
+    axes = [ax for ax in sig.get("axes", []) if ax.get("size", 2) > 1]
+    sig_axes = [ax for ax in axes if not ax.get("navigate", False)] or axes
+    return _length_or_none(sig_axes[-1].get("scale"), sig_axes[-1].get("units")) if sig_axes else None
+
+
+def _is_image(sig: dict[str, Any]) -> bool:
+    """A 2-D image or a stack of them; spectra and spectrum images (one signal axis) are not."""
+    shape = [s for s in np.shape(sig["data"]) if s > 1]
+    axes = [ax for ax in sig.get("axes", []) if ax.get("size", 2) > 1]
+    n_signal_axes = sum(not ax.get("navigate", False) for ax in axes)
+    return len(shape) in (2, 3) and (not axes or n_signal_axes != 1)
+
+
+def _entry(index: int, title: str, data: Any, pixel_size: Length | None, image: bool) -> dict[str, Any]:
+    """One row of ``metadata["signals"]``."""
+    return {"index": index, "title": title, "shape": [int(s) for s in np.shape(data)],
+            "dtype": str(getattr(data, "dtype", np.asarray(data).dtype)),
+            "pixel_size": pixel_size.text if pixel_size is not None else None, "image": image}
+
+
+def check_signal(signal: int | None, n_signals: int, path: Path) -> None:
+    """Raise a clear :class:`ParameterError` unless ``signal`` is None or in ``0 .. n_signals - 1``.
+
+    Examples
+    --------
+    >>> check_signal(2, 2, Path("a.emd"))
+    Traceback (most recent call last):
+    rewardscope.errors.ParameterError: a.emd holds 2 signals (0-1); there is no signal 2 (see `rewardscope info a.emd`)
+    """
+    if signal is None:
+        return
+    if isinstance(signal, bool) or not isinstance(signal, (int, np.integer)) or signal < 0:
+        raise ParameterError(f"signal must be a whole number >= 0 (an index from `rewardscope info`), got {signal!r}")
+    if signal >= n_signals:
+        held = "1 signal (0)" if n_signals == 1 else f"{n_signals} signals (0-{n_signals - 1})"
+        raise ParameterError(f"{path.name} holds {held}; there is no signal {signal} "
+                             f"(see `rewardscope info {path.name}`)")
+
+
+def _read_rsciio(path: Path, signal: int | None) -> tuple[np.ndarray, Length | None, dict[str, Any]]:
     import importlib
 
     module = importlib.import_module(RSCIIO_READERS[path.suffix.lower()])
     signals = module.file_reader(str(path))
-    images = [s for s in signals if np.asarray(s["data"]).ndim >= 2]
-    if not images:
-        raise FileFormatError(f"{path.name} holds no image")
-    sig = images[0]
-    arr = np.asarray(sig["data"])
-    axes = [ax for ax in sig.get("axes", []) if ax.get("size", 2) > 1]
-    sig_axes = [ax for ax in axes if not ax.get("navigate", False)] or axes
-    ps = None
-    if sig_axes:
-        ax = sig_axes[-1]
-        ps = _length_or_none(ax.get("scale"), ax.get("units"))
-    meta = {"reader": module.__name__, "signals_in_file": len(signals)}
-    return arr, ps, meta
+    entries = [_entry(i, _signal_title(s), s["data"], _signal_pixel_size(s), _is_image(s))
+               for i, s in enumerate(signals)]
+    check_signal(signal, len(signals), path)
+    images = [e["index"] for e in entries if e["image"]]
+    if signal is None:
+        if not images:
+            held = ", ".join(f"{e['index']}: shape {tuple(e['shape'])}" for e in entries) or "nothing"
+            raise FileFormatError(f"{path.name} holds no image (signals {held})")
+        signal = images[0]
+    elif not entries[signal]["image"]:
+        e = entries[signal]
+        raise ImageShapeError(f"signal {signal} of {path.name} ({e['title'] or 'untitled'}, shape {tuple(e['shape'])}) "
+                              f"is not an image; image signals: {', '.join(map(str, images)) or 'none'}")
+    sig = signals[signal]
+    meta = {"reader": module.__name__, "signal": signal, "signals": entries, "signals_in_file": len(signals)}
+    return np.asarray(sig["data"]), _signal_pixel_size(sig), meta
 
 
-def _read_any(path: Path) -> tuple[np.ndarray, Length | None, dict[str, Any]]:
+def check_npy(path: Path) -> None:
+    """Raise :class:`FileFormatError` if a ``.npy`` file holds fewer bytes than its header promises."""
+    import numpy.lib.format as npformat
+
+    with open(path, "rb") as fh:
+        version = npformat.read_magic(fh)
+        if version not in ((1, 0), (2, 0)):
+            return
+        read_header = npformat.read_array_header_1_0 if version == (1, 0) else npformat.read_array_header_2_0
+        shape, _, dtype = read_header(fh)
+        need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+        have = path.stat().st_size - fh.tell()
+    if have < need:
+        raise FileFormatError(f"{path.name} is truncated: its header promises {need} bytes of {dtype} "
+                              f"data of shape {tuple(shape)}, the file holds {have}")
+
+
+def _read_one(path: Path) -> tuple[np.ndarray, Length | None, dict[str, Any]]:
+    """Formats that hold one signal."""
     suffix = path.suffix.lower()
     if suffix in TIFF_SUFFIXES:
         return _read_tiff(path)
     if suffix == ".npy":
+        check_npy(path)
         return np.load(path, allow_pickle=False), None, {"reader": "numpy"}
     if suffix in IMAGE_SUFFIXES:
+        if (sniff(path) or ("",))[0] in ("TIFF", "BigTIFF"):  # a TIFF named .png: PIL's libtiff would print
+            return _read_tiff(path)
         from skimage.io import imread
 
         return _grey(np.asarray(imread(path)), path), None, {"reader": "skimage.io"}
-    if suffix in RSCIIO_READERS:
-        return _read_rsciio(path)
     raise FileFormatError(f"{path.name}: unsupported format {suffix!r}; supported: {', '.join(SUPPORTED)}")
 
 
-def read_image(path: str | Path, *, pixel_size: str | Length | None = None) -> ImageData:
+def _read_any(path: Path, signal: int | None) -> tuple[np.ndarray, Length | None, dict[str, Any]]:
+    if path.suffix.lower() in RSCIIO_READERS:
+        return _read_rsciio(path, signal)
+    check_signal(signal, 1, path)
+    arr, ps, meta = _read_one(path)
+    arr = np.asarray(arr)
+    meta.update(signal=0, signals=[_entry(0, path.stem, arr, ps, True)], signals_in_file=1)
+    return arr, ps, meta
+
+
+def check_exists(path: Path) -> None:
+    """Raise :class:`FileFormatError` for a missing path or a folder."""
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file")
+    if path.is_dir():
+        raise FileFormatError(f"{path} is a folder, not an image file")
+
+
+def read_image(path: str | Path, *, pixel_size: str | Length | None = None, signal: int | None = None) -> ImageData:
     """Read an image or movie with its calibration.
 
     Parameters
@@ -179,37 +279,42 @@ def read_image(path: str | Path, *, pixel_size: str | Length | None = None) -> I
         A ``.tif``, ``.png``, ``.npy``, ``.dm3/.dm4``, ``.emd``, ``.ser/.emi`` or ``.mrc`` file.
     pixel_size : str or Length, optional
         Overrides the file's calibration, e.g. ``"0.35A"``.
+    signal : int, optional
+        Which signal of a file holding several (EMD, DM, TIA) to read: its index in
+        ``metadata["signals"]`` (as ``rewardscope info FILE`` lists them). Default: the
+        first image; ``metadata["signals_in_file"]`` says how many there were.
 
     Returns
     -------
     ImageData
-        ``data`` of shape (rows, cols) or (frames, rows, cols) and the pixel size.
+        ``data`` of shape (rows, cols) or (frames, rows, cols) and the pixel size;
+        ``metadata`` holds ``reader``, ``signal`` (index read), ``signals`` (one dict per
+        signal: index, title, shape, dtype, pixel_size, image), ``signals_in_file`` and
+        ``reader_warnings`` (what the reader said; not printed).
 
     Raises
     ------
     FileFormatError
-        Missing, unreadable or corrupt file, or unsupported format.
+        Missing, unreadable, damaged or truncated file, or unsupported format. The message
+        is one line naming the file, with the reader's error and messages.
     ImageShapeError
         Not a 2-D image or 3-D stack (after dropping singleton axes), or a colour image.
+    ParameterError
+        ``signal`` is not an index of the file's signals.
 
     Examples
     --------
-    >>> img = read_image("frame.tif", pixel_size="0.35A")  # doctest: +SKIP
-    >>> img.pixel_size.angstrom                            # doctest: +SKIP
-    0.35
+    >>> from rewardscope import datasets
+    >>> img = read_image(datasets.hrtem_path(), pixel_size="0.35A")
+    >>> img.data.shape, img.pixel_size.angstrom, img.metadata["signals_in_file"]
+    ((512, 512), 0.35, 1)
     """
     path = Path(path)
-    if not path.exists():
-        raise FileFormatError(f"{path}: no such file")
-    if path.is_dir():
-        raise FileFormatError(f"{path} is a folder, not an image file")
-    try:
-        arr, ps, meta = _read_any(path)
-    except InputError:
-        raise
-    except Exception as exc:  # corrupt files fail in many ways inside third-party readers
-        raise FileFormatError(f"{path.name}: cannot read file ({type(exc).__name__}: {exc})") from None
-    arr = np.asarray(arr)
+    check_exists(path)
+    with read_guard(path) as said:
+        arr, ps, meta = _read_any(path, signal)
+        arr = np.asarray(arr)
+    meta["reader_warnings"] = list(dict.fromkeys(clean(m) for m in said))
     if arr.ndim == 3 and arr.shape[-1] in (3, 4) and arr.shape[0] > 4:
         arr = _grey(arr, path)
     arr = arr.squeeze() if arr.ndim > 2 else arr

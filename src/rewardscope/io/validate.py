@@ -14,6 +14,11 @@ from rewardscope.errors import ImageShapeError, ImageValueError
 MIN_SIDE_PX = 8
 
 
+def _check_dtype(arr: np.ndarray, what: str) -> None:
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ImageValueError(f"{what} must hold real numbers, got dtype {arr.dtype}")
+
+
 def _check_values(arr: np.ndarray, what: str) -> None:
     if arr.size == 0:
         raise ImageValueError(f"{what} is empty (shape {arr.shape})")
@@ -58,8 +63,7 @@ def as_image(data: np.ndarray, *, name: str = "image") -> np.ndarray:
         raise ImageShapeError(f"{name} must be 2-D (rows, cols); got {arr.ndim}-D array of shape {arr.shape}")
     if min(arr.shape) < MIN_SIDE_PX:
         raise ImageShapeError(f"{name} is too small ({arr.shape}); need at least {MIN_SIDE_PX} x {MIN_SIDE_PX} pixels")
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ImageValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    _check_dtype(arr, name)
     arr = arr.astype(np.float64, copy=False)
     _check_values(arr, name)
     return arr
@@ -86,7 +90,8 @@ def as_stack(data: np.ndarray, *, name: str = "movie", min_frames: int = 1) -> n
     ImageShapeError
         Wrong number of dimensions or too few frames.
     ImageValueError
-        NaN/inf values, empty or constant data, or all frames equal.
+        Not real numbers (e.g. text or complex), NaN/inf values, empty or constant data, or
+        all frames equal.
     """
     arr = np.asarray(data)
     if arr.ndim == 2:
@@ -97,6 +102,7 @@ def as_stack(data: np.ndarray, *, name: str = "movie", min_frames: int = 1) -> n
         raise ImageShapeError(f"{name} has {arr.shape[0]} frame(s); this needs at least {min_frames}")
     if min(arr.shape[1:]) < MIN_SIDE_PX:
         raise ImageShapeError(f"{name} frames are too small ({arr.shape[1:]})")
+    _check_dtype(arr, name)
     arr = arr.astype(np.float32, copy=False)
     _check_values(arr, name)
     if arr.shape[0] > 1 and all(np.array_equal(arr[0], arr[i]) for i in range(1, arr.shape[0])):
