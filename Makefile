@@ -1,5 +1,6 @@
 # Two commands for a fresh machine:  make demo   and   make test
-# Both create .venv, install rewardscope with the pinned CPU torch (constraints.txt), then run.
+# Both create .venv, install rewardscope with torch 2.13.0 (constraints.txt pins the version, not
+# the build: see README "Two commands" for the CPU or your own CUDA build), then run.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
