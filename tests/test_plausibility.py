@@ -174,3 +174,15 @@ def test_summary_explains_the_sigma_parameters():
     assert "swapped" in s["parameters_doc"]["min_sigma"]
     low, high = s["sigma_search_px"]["min_sigma"]
     assert low <= s["best_params"]["min_sigma"] <= high
+
+
+def test_classification_refuses_implausible_pixel_size_and_lattice():
+    from rewardscope.errors import ParameterError
+    from rewardscope.workflows.classify import classify_atoms
+
+    with pytest.raises(ParameterError, match="far larger than the 96 x 96 px image"):
+        classify_atoms(YBCO.image, YBCO.truth, pixel_size="1e-9nm")  # 2 nm window = 2e9 px
+    rng = np.random.default_rng(0)
+    scattered = pd.DataFrame(rng.uniform(5, 90, (40, 2)), columns=["x", "y"])
+    with pytest.raises(ParameterError, match="ordered neighbourhood"):
+        classify_atoms(YBCO.image, scattered, pixel_size="0.35A", lattice="si-110", classes=4)

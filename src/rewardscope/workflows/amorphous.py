@@ -36,7 +36,8 @@ from rewardscope.result import Result
 from rewardscope.rewards.regions import REGION_REWARDS
 from rewardscope.units import Length
 from rewardscope.workflows.base import Workflow, optimise
-from rewardscope.workflows.classify import configure, neighbour_distance_px, read_atoms, species_clusters
+from rewardscope.workflows.classify import (configure, neighbour_distance_px, read_atoms, species_clusters,
+                                            window_side_px)
 
 
 class AmorphousConfig(BaseModel):
@@ -194,8 +195,8 @@ class AmorphousWorkflow(Workflow):
         deviation = lattice_deviation(xy, nn_px=nn)
         ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=c.seed)
         advance()
-        class_side = window_px(c.class_window, self.pixel_size)
-        big = max(class_side, window_px(f"{c.window_range_nm[1]}nm", self.pixel_size))
+        class_side = window_side_px(c.class_window, self.pixel_size, image.shape)
+        big = max(class_side, window_side_px(f"{c.window_range_nm[1]}nm", self.pixel_size, image.shape))
         patches = extract_patches(image, xy, side=big)
         advance()
         classes, _ = species_clusters(centre_crop(patches, class_side), ordered, classes=c.classes,

@@ -304,9 +304,7 @@ def resolve_crystal(config: AtomsConfig, lattice: Any = None) -> Any:
     if config.cif:
         if config.zone is None:
             raise ParameterError("a CIF file needs a zone axis: --zone U V W")
-        if not Path(config.cif).is_file():
-            raise ParameterError(f"CIF file {config.cif} does not exist")
-        return from_cif(config.cif, zone=config.zone)
+        return from_cif(config.cif, zone=config.zone)  # a missing file is a FileFormatError
     raise ParameterError("atom finding needs a lattice: pass --lattice NAME (e.g. ybco-100) "
                          "or --cif FILE --zone U V W")
 

@@ -153,6 +153,40 @@ def parse_subclass(text: str | None, n_classes: int) -> tuple[int, int] | None:
     return cls, n
 
 
+def require_ordered(ordered: np.ndarray, *, classes: int, nn_px: float | None = None) -> None:
+    """Raise :class:`ParameterError` when fewer than ``max(classes, 2)`` atoms are ordered (too few to cluster).
+
+    Examples
+    --------
+    >>> require_ordered(np.array([True, True, False]), classes=2)
+    >>> require_ordered(np.array([True, False]), classes=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rewardscope.errors.ParameterError: only 1 of 2 atoms sit in an ordered neighbourhood, too few to fit 2 ...
+    """
+    n = int(np.sum(ordered))
+    if n < max(classes, 2):
+        at = "" if nn_px is None else f" at a neighbour distance of {nn_px:.3g} px"
+        raise ParameterError(f"only {n} of {len(ordered)} atoms sit in an ordered neighbourhood{at}, too few to "
+                             f"fit {classes} classes; check the lattice and the pixel size")
+
+
+def window_side_px(window: str | Length, pixel_size: Length, shape: tuple[int, int]) -> int:
+    """:func:`~rewardscope.classify.patches.window_px`, refusing windows over twice the image size.
+
+    Raises
+    ------
+    ParameterError
+        The window is under 3 px, or larger than twice the image's longer side (a pixel
+        size off by orders of magnitude would allocate patches of billions of pixels).
+    """
+    side = window_px(window, pixel_size)
+    if side > 2 * max(shape):
+        raise ParameterError(f"the window {window} is {side} px at pixel size {pixel_size.text}, far larger than the "
+                             f"{shape[0]} x {shape[1]} px image; check the pixel size and the window")
+    return side
+
+
 def species_clusters(patches: np.ndarray, ordered: np.ndarray, *, classes: int, pca_components: int,
                      symmetrize: bool, n_init: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Classes of atoms from their patches (brightest class first).
@@ -169,8 +203,15 @@ def species_clusters(patches: np.ndarray, ordered: np.ndarray, *, classes: int, 
     -------
     labels : numpy.ndarray of int, shape (n,)
     probability : numpy.ndarray, shape (n,)
+
+    Raises
+    ------
+    ParameterError
+        Fewer ordered atoms than classes (:func:`require_ordered`).
     """
     from sklearn.decomposition import PCA
+
+    require_ordered(ordered, classes=classes)
 
     pts = symmetrise(patches) if symmetrize else patches
     flat = pts.reshape(len(pts), -1).astype(float)
@@ -198,7 +239,7 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
     pixel_size : str or Length, optional
         Overrides the file's calibration (needed for a physical window).
     progress : bool or callable
-        Stage ``"classifying atoms"`` (features, patches, clusters); ``True``: on stderr,
+        Stage ``"classifying atoms"`` (patches, clusters); ``True``: on stderr,
         or a callback ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
 
     Returns
@@ -210,7 +251,7 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
     FileFormatError
         Atoms without ``x``/``y``.
     ParameterError
-        Fewer atoms than classes, bad subclass.
+        Fewer (ordered) atoms than classes, bad subclass, a window far larger than the image.
     CalibrationError
         No pixel size.
 
@@ -227,13 +268,13 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
     table = read_atoms(atoms)
     xy = atom_positions(table, min_atoms=max(cfg.classes, 2))
     sub = parse_subclass(cfg.subclass, cfg.classes)
-    side = window_px(cfg.window, ps)
+    side = window_side_px(cfg.window, ps, arr.shape)
+    nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
+    deviation = lattice_deviation(xy, nn_px=nn)
+    ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=cfg.seed)
+    require_ordered(ordered, classes=cfg.classes, nn_px=nn)  # user errors before any progress line
     with progress_scope(progress) as report:
-        advance = start_stage(report, "classifying atoms", total=3, unit="steps")
-        nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
-        deviation = lattice_deviation(xy, nn_px=nn)
-        ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=cfg.seed)
-        advance()
+        advance = start_stage(report, "classifying atoms", total=2, unit="steps")
         patches = extract_patches(arr, xy, side=side)
         advance()
         labels, prob = species_clusters(patches, ordered, classes=cfg.classes, pca_components=cfg.pca_components,
