@@ -25,6 +25,7 @@ import logging
 import re
 import signal
 import struct
+import sys
 import warnings
 from pathlib import Path
 
@@ -267,6 +268,15 @@ def _memory_bounded():
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """What Python does with a warning outside pytest: print it, raw, on stderr."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+#: How Python prints a warning nobody handled: ``path:line: SomeWarning: message``.
+RAW_WARNING = re.compile(r"^\S.*:\d+: \w*Warning: ", re.MULTILINE)
+
+
 def _cli(args: list[str]) -> tuple[int, str, str]:
     """Run ``rewardscope ARGS`` through the real entry point, in-process: (exit code, stdout, stderr)."""
     from rewardscope.cli.main import main
@@ -276,7 +286,10 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(), \
                 _memory_bounded():
+            warnings.resetwarnings()  # Python's defaults, and printed raw on stderr as outside pytest
+            warnings.simplefilter("default")
             warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.showwarning = _print_warning
             main(args)
         code = 0
     except SystemExit as exc:
@@ -290,6 +303,7 @@ def _check_command(tmp_path_factory, args: list[str], out: Path | None) -> None:
     code, stdout, stderr = _cli(args)
     where = f"rewardscope {' '.join(args)}\nexit {code}\nstderr: {stderr!r}"
     assert code in (0, 2), where
+    assert not RAW_WARNING.search(stderr), f"a raw Python warning on stderr: {where}"
     if code == 0:
         assert out is None or out.is_dir(), where
         return
