@@ -7,10 +7,10 @@ Part 1 segments the 20 images of ``../shared/data/nanoparticles-hrtem/train`` (b
 label-free rewards; the masks are read only to score) and compares, in the same run, with
 plain Otsu on the raw image, Otsu after a fixed small blur (sigma 2 px), and an oracle
 that uses the masks to pick the one best blur for all 20 images. Seeds 1 and 2 repeat
-the optimisation to show that the choice does not hinge on the sampler's luck.
+the optimization to show that the choice does not hinge on the sampler's luck.
 
 Part 2 times a simulated 200-frame 512 x 512 movie (drift + segmentation, frames read
-lazily from .npy), against a baseline that re-optimises on every frame.
+lazily from .npy), against a baseline that re-optimizes on every frame.
 
 Writes ``benchmarks/results/segment_hrtem.csv``, ``segment_hrtem.md`` and
 ``segment_hrtem.png``. Data: Duan et al., Elemental Microscopy EM000004 (2024),
@@ -125,7 +125,7 @@ def movie_speed(frames: int = 200, size: int = 512) -> dict:
         masks = tifffile.memmap(Path(tmp) / "masks.tif", mode="r")
         ious = [mask_iou(masks[k] > 0, sim.masks[k] > 0) for k in range(frames)]
         del masks
-        # baseline: optimise every frame (timed on 5 frames, per-frame cost extrapolated)
+        # baseline: optimize every frame (timed on 5 frames, per-frame cost extrapolated)
         n_base = 5
         t0 = time.perf_counter()
         for k in range(n_base):
@@ -136,10 +136,10 @@ def movie_speed(frames: int = 200, size: int = 512) -> dict:
             "fps_drift_and_segmentation": frames / t_total, "fps_segmentation_only": frames / seg_only,
             "cpu_seconds_drift_and_segmentation": cpu_total,
             "frames_per_cpu_second_drift_and_segmentation": frames / cpu_total,
-            "n_reoptimisations": res.summary["n_reoptimisations"], "sigma_px": res.best_params["sigma_px"],
+            "n_reoptimizations": res.summary["n_reoptimizations"], "sigma_px": res.best_params["sigma_px"],
             "mean_iou_vs_simulated_truth": float(np.mean(ious)),
-            "baseline_seconds_per_frame_optimise_every_frame": t_base,
-            "speedup_vs_optimise_every_frame": t_base / (seg_only / frames),
+            "baseline_seconds_per_frame_optimize_every_frame": t_base,
+            "speedup_vs_optimize_every_frame": t_base / (seg_only / frames),
             "load_average_1min": os.getloadavg()[0]}
 
 
@@ -187,14 +187,14 @@ def markdown(table: pd.DataFrame, oracle_sigma: float, oracle_iou: float, seeds:
               f"{table['iou_otsu_raw'].mean():.4f}; blur 2 px + Otsu {table['iou_blur2_otsu'].mean():.4f}; "
               f"oracle (one blur for all 20 images chosen WITH the masks) sigma {oracle_sigma:.2f} px: "
               f"{oracle_iou:.4f}.", "",
-              "Other optimiser seeds (mean IoU): " + ", ".join(f"seed {k}: {v:.4f}" for k, v in seeds.items()), ""]
+              "Other optimizer seeds (mean IoU): " + ", ".join(f"seed {k}: {v:.4f}" for k, v in seeds.items()), ""]
     if speed:
         lines += ["## Movie speed (simulated, 200 frames of 512 x 512, lazy .npy)", "",
                   markdown_table(pd.DataFrame({"quantity": list(speed), "value": list(speed.values())}))]
         lines += ["", "Timings on a shared 2-core machine (other jobs running; see load average), so wall-clock "
                   "frames/s understate the speed; CPU seconds (process time, all threads) give the cost "
-                  "independent of the load. The first frame's optimisation (60 + 16 trials) is included. The "
-                  "ratio to the optimise-every-frame baseline was measured in the same run."]
+                  "independent of the load. The first frame's optimization (60 + 16 trials) is included. The "
+                  "ratio to the optimize-every-frame baseline was measured in the same run."]
     lines += ["", "Data: " + HRTEM_ATTRIBUTION + "."]
     return "\n".join(lines) + "\n"
 

@@ -70,7 +70,7 @@ def test_every_covariance_type_is_reachable(sim):
     assert len({round(v, 6) for v in ious.values()}) > 1, ious  # the choice matters
 
 
-def test_optimiser_samples_every_covariance_type(sim):
+def test_optimizer_samples_every_covariance_type(sim):
     wf = AmorphousWorkflow(config=AmorphousConfig(), xy=sim.truth[["x", "y"]].to_numpy(),
                            pixel_size=sim.pixel_size, nn_px=7.3)
     res = run_study(lambda p: [p["threshold"], 1 - p["threshold"]], wf.search_space(),

@@ -202,11 +202,11 @@ def test_atoms_dcnn_cli_batches_files_of_mixed_shapes(tmp_path):
 
 
 def test_bragg_filter_recovers_the_lattice_and_ignores_pure_noise():
-    from rewardscope.detect.dcnn import bragg_filter, normalise_image
+    from rewardscope.detect.dcnn import bragg_filter, normalize_image
 
     clean = simulate_haadf("srtio3-001", size=128, noise=0.0, seed=9).image
     noisy = clean + np.random.default_rng(9).normal(0, 1.0, clean.shape)
-    filtered = bragg_filter(normalise_image(noisy))
+    filtered = bragg_filter(normalize_image(noisy))
     corr = lambda a, b: float(np.corrcoef(a.ravel(), b.ravel())[0, 1])  # noqa: E731
     assert corr(filtered, clean) > 0.5 and corr(filtered, clean) > 3 * corr(noisy, clean)
     pure = bragg_filter(np.random.default_rng(1).standard_normal((128, 128)).astype(np.float32))

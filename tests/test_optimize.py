@@ -1,4 +1,4 @@
-"""Tests of the generic optimiser: Pareto front, hypervolume, selection, studies."""
+"""Tests of the generic optimizer: Pareto front, hypervolume, selection, studies."""
 
 from __future__ import annotations
 

@@ -55,14 +55,14 @@ def _lines(text: str) -> list[str]:
 def test_reporter_logs_about_every_tenth_of_a_stage_and_flushes():
     out = FlushCounter()
     report = ProgressReporter(out, terminal=False)
-    stage = Stage("optimising (tpe)", unit="trials")
+    stage = Stage("optimizing (tpe)", unit="trials")
     for done in range(0, 201):
         report(stage, done, 200)
     lines = _lines(out.getvalue())
-    assert lines[0] == "rewardscope: optimising (tpe): started, 200 trials"
+    assert lines[0] == "rewardscope: optimizing (tpe): started, 200 trials"
     counts = [int(re.search(r": (\d+)/200 trials", line).group(1)) for line in lines[1:]]
     assert counts == list(range(20, 201, 20))  # one line per 10 %, the last at the end
-    assert re.fullmatch(r"rewardscope: optimising \(tpe\): 40/200 trials \(20 %\), \d+\.\d s", lines[2])
+    assert re.fullmatch(r"rewardscope: optimizing \(tpe\): 40/200 trials \(20 %\), \d+\.\d s", lines[2])
     assert out.flushes == len(lines)
 
 
@@ -131,7 +131,7 @@ def test_run_study_reports_each_trial_and_keeps_bool_progress():
     rec = Recorder()
     space = SearchSpace([FloatParam("x", 0.0, 1.0)])
     run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"], n_trials=7, progress=rec)
-    assert rec.calls == [("optimising (tpe)", d, 7) for d in range(8)]
+    assert rec.calls == [("optimizing (tpe)", d, 7) for d in range(8)]
     res = run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"], n_trials=3, progress=False)
     assert len(res.trials) == 3
 
@@ -154,8 +154,8 @@ def test_find_atoms_reports_preparation_trials_and_refinement():
     sim = simulate_haadf("srtio3-001", size=64, noise=0.1, seed=0)
     rec = Recorder()
     find_atoms(sim.image, lattice="srtio3-001", pixel_size="0.35A", trials=12, lattice_prior=False, progress=rec)
-    assert rec.stages() == ["LoG scale space", "LoG candidates", "optimising (tpe)", "Gaussian refinement"]
-    trials = [d for s, d, _ in rec.calls if s == "optimising (tpe)"]
+    assert rec.stages() == ["LoG scale space", "LoG candidates", "optimizing (tpe)", "Gaussian refinement"]
+    trials = [d for s, d, _ in rec.calls if s == "optimizing (tpe)"]
     assert trials == list(range(13))
     prior = Recorder()
     find_atoms(sim.image, lattice="srtio3-001", pixel_size="0.35A", trials=12, lattice_prior=True, progress=prior)
@@ -188,10 +188,10 @@ def test_atoms_cli_logs_every_stage_in_order_when_not_a_terminal(tmp_path):
     assert rc == 0, lines
     stages = [LINE.match(line).group("stage") for line in lines if LINE.match(line)]
     order = list(dict.fromkeys(stages))
-    assert order[:4] == ["LoG scale space", "LoG candidates", "optimising (tpe)", "Gaussian refinement"]
-    trial_lines = [line for line in lines if re.search(r"optimising \(tpe\): \d+/100 trials", line)]
+    assert order[:4] == ["LoG scale space", "LoG candidates", "optimizing (tpe)", "Gaussian refinement"]
+    trial_lines = [line for line in lines if re.search(r"optimizing \(tpe\): \d+/100 trials", line)]
     assert len(trial_lines) >= 10 and "100/100 trials (100 %)" in trial_lines[-1]
-    assert any("optimising (tpe): started, 100 trials" in line for line in lines)
+    assert any("optimizing (tpe): started, 100 trials" in line for line in lines)
     assert not any("\x1b[" in line for line in lines)  # no terminal control codes in a log file
     from typer.testing import CliRunner
 
@@ -222,5 +222,5 @@ def test_progress_true_in_the_api_writes_log_lines(capsys):
 
     find_atoms(sim.image, lattice="srtio3-001", pixel_size="0.35A", trials=10, progress=True)
     err = capsys.readouterr().err
-    assert "rewardscope: optimising (tpe): 10/10 trials (100 %)" in err
+    assert "rewardscope: optimizing (tpe): 10/10 trials (100 %)" in err
     assert np.all([line.startswith("rewardscope: ") for line in _lines(err)])

@@ -109,9 +109,9 @@ def test_pareto_view_holds_the_front_and_clamps_a_planted_outlier():
     plt.close(fig)
 
 
-def test_pareto_title_states_the_normalised_space():
+def test_pareto_title_states_the_normalized_space():
     text = hypervolume_text(1.21, reference_point=None, objective_names=["compactness", "perimeter"], n_trials=100)
-    assert "min-max normalised over 100 trials" in text and "reference (1.1, 1.1)" in text
+    assert "min-max normalized over 100 trials" in text and "reference (1.1, 1.1)" in text
     assert "at most 1.21" in text
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rewardscope.rewards.regions import (REGION_REWARDS, compactness, compactness_loss, normalised_perimeter,
+from rewardscope.rewards.regions import (REGION_REWARDS, compactness, compactness_loss, normalized_perimeter,
                                          perimeter_px)
 
 
@@ -44,14 +44,14 @@ def test_image_border_is_not_a_boundary():
     m = np.zeros((100, 100), bool)
     m[:, :50] = True  # one straight cut across the image
     assert perimeter_px(m) == pytest.approx(100, abs=1.0)
-    assert normalised_perimeter(m) == pytest.approx(100 / 400, abs=0.003)
+    assert normalized_perimeter(m) == pytest.approx(100 / 400, abs=0.003)
     assert compactness(m) == 1.0  # clipped: half-planes are not penalised
 
 
 def test_empty_and_full_masks():
     empty = np.zeros((50, 50), bool)
     assert compactness(empty) == 0.0 and compactness_loss(empty) == 1.0
-    assert normalised_perimeter(empty) == 0.0
+    assert normalized_perimeter(empty) == 0.0
     assert perimeter_px(np.ones((50, 50), bool)) == 0.0
 
 
@@ -61,7 +61,7 @@ def test_ragged_mask_is_less_compact_than_smooth_one_of_same_area():
     blocks = np.kron(rng.random((50, 50)) > 0.4, np.ones((4, 4), bool))  # 4-px pieces
     ragged = smooth & blocks
     assert compactness(ragged) < 0.2 < compactness(smooth)
-    assert normalised_perimeter(ragged) > 3 * normalised_perimeter(smooth)
+    assert normalized_perimeter(ragged) > 3 * normalized_perimeter(smooth)
 
 
 def test_rewards_read_the_mask_attribute_of_an_output():
@@ -69,7 +69,7 @@ def test_rewards_read_the_mask_attribute_of_an_output():
         mask = disc(r=30)
 
     assert REGION_REWARDS["compactness"](Out(), None) == pytest.approx(compactness_loss(Out.mask))
-    assert REGION_REWARDS["perimeter"](Out.mask, None) == pytest.approx(normalised_perimeter(Out.mask))
+    assert REGION_REWARDS["perimeter"](Out.mask, None) == pytest.approx(normalized_perimeter(Out.mask))
 
 
 @settings(max_examples=30, deadline=None)
@@ -78,4 +78,4 @@ def test_compactness_is_between_zero_and_one(seed, density):
     m = np.random.default_rng(seed).random((24, 24)) < density
     c = compactness(m)
     assert 0.0 <= c <= 1.0
-    assert normalised_perimeter(m) >= 0.0
+    assert normalized_perimeter(m) >= 0.0

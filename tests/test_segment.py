@@ -178,18 +178,18 @@ def test_segment_movie_reuses_parameters_and_matches_simulated_truth(tmp_path):
     drift = res.tables["drift"].set_index("frame")
     true = sim.shifts.set_index("frame")
     assert np.allclose(drift[["dx", "dy"]].to_numpy(), true[["dx", "dy"]].to_numpy(), atol=0.5)
-    assert ts["sigma_px"].nunique() == 1 + int(ts["reoptimised"].sum())
+    assert ts["sigma_px"].nunique() == 1 + int(ts["reoptimized"].sum())
 
 
-def test_segment_movie_reoptimises_when_contrast_changes_and_streams_masks(tmp_path):
+def test_segment_movie_reoptimizes_when_contrast_changes_and_streams_masks(tmp_path):
     image, _ = discs_image(seed=4)
     rng = np.random.default_rng(5)
     blurred = ndi.gaussian_filter(image, 4.0) + rng.normal(0, 0.02, image.shape)
     frames = np.stack([image, image + rng.normal(0, 0.01, image.shape), blurred, blurred + 1e-3])
-    res = segment_movie(frames, trials=15, split_trials=0, reoptimise_trials=10, drift=False,
+    res = segment_movie(frames, trials=15, split_trials=0, reoptimize_trials=10, drift=False,
                         masks_path=tmp_path / "m.tif")
     ts = res.tables["timeseries"]
-    assert ts["reoptimised"].tolist() == [False, False, True, False]
+    assert ts["reoptimized"].tolist() == [False, False, True, False]
     assert "masks" not in res.arrays
     masks = tifffile.imread(tmp_path / "m.tif")
     assert masks.shape == frames.shape and masks.max() >= 4

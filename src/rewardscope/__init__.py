@@ -4,7 +4,7 @@ The package follows one loop for every analysis (see ``DESIGN.md``)::
 
     image --prepare--> state --run(params)--> output --rewards--> objectives
                                   ^                                  |
-                                  +-------- optimiser (Pareto) ------+
+                                  +-------- optimizer (Pareto) ------+
 
 Sub-packages are grouped by stage: :mod:`rewardscope.io`, :mod:`rewardscope.physics`,
 :mod:`rewardscope.simulate`, :mod:`rewardscope.detect`, :mod:`rewardscope.segment`,

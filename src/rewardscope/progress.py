@@ -1,10 +1,10 @@
 """One progress convention for every long-running function of rewardscope.
 
-Every function that can take long (the workflows, the optimiser, the LoG scale space, the
+Every function that can take long (the workflows, the optimizer, the LoG scale space, the
 DCNN heat map, drift estimation, ...) takes ``progress=`` and reports each *stage* of
 its work by calling ``progress(stage, done, total)``:
 
-* ``stage`` (str): what is being done, e.g. ``"LoG scale space"`` or ``"optimising (tpe)"``;
+* ``stage`` (str): what is being done, e.g. ``"LoG scale space"`` or ``"optimizing (tpe)"``;
   rewardscope's own stages are :class:`Stage` strings that also carry the unit of
   ``done`` (``"trials"``, ``"frames"``), which a callback may ignore;
 * ``done`` (int): units finished so far; a stage starts with a call with ``done = 0``;
@@ -19,10 +19,10 @@ The default reporter draws a rich progress bar per stage when stderr is a termin
 it is not (a log file, a batch job, a notebook), it writes plain lines instead, flushed
 at once: one when a stage starts, then about every 10 % of its total and at its end::
 
-    rewardscope: optimising (tpe): started, 200 trials
-    rewardscope: optimising (tpe): 20/200 trials (10 %), 1.6 s
+    rewardscope: optimizing (tpe): started, 200 trials
+    rewardscope: optimizing (tpe): 20/200 trials (10 %), 1.6 s
     ...
-    rewardscope: optimising (tpe): 200/200 trials (100 %), 15.2 s
+    rewardscope: optimizing (tpe): 200/200 trials (100 %), 15.2 s
 
 Examples
 --------

@@ -72,7 +72,7 @@ class Length:
 
     def to(self, unit: str) -> float:
         """Return the magnitude in ``unit`` (``A``, ``nm``, ``pm`` or ``um``)."""
-        unit = _normalise_unit(unit)
+        unit = _normalize_unit(unit)
         return _tidy(self.value * UNIT_IN_ANGSTROM[self.unit] / UNIT_IN_ANGSTROM[unit])
 
     def __str__(self) -> str:
@@ -84,7 +84,7 @@ def _tidy(value: float) -> float:
     return float(f"{value:.13g}")
 
 
-def _normalise_unit(unit: str) -> str:
+def _normalize_unit(unit: str) -> str:
     key = unit.strip()
     if key in UNIT_IN_ANGSTROM:
         return key
@@ -124,7 +124,7 @@ def parse_length(text: str | float | Length, *, default_unit: str | None = None)
     if isinstance(text, (int, float)):
         if default_unit is None:
             raise CalibrationError(f"length {text} has no unit; write e.g. '{text}A' or '{text}nm'")
-        return Length(float(text), _normalise_unit(default_unit))
+        return Length(float(text), _normalize_unit(default_unit))
     match = _PATTERN.match(str(text))
     if match is None:
         raise CalibrationError(f"cannot read {text!r} as a length; write e.g. '0.35A', '0.035nm' or '35pm'")
@@ -133,7 +133,7 @@ def parse_length(text: str | float | Length, *, default_unit: str | None = None)
         if default_unit is None:
             raise CalibrationError(f"length {text!r} has no unit; write e.g. '{text}A' or '{text}nm'")
         unit = default_unit
-    return Length(value, _normalise_unit(unit))
+    return Length(value, _normalize_unit(unit))
 
 
 def _validate_length(value: object) -> Length:

@@ -3,7 +3,7 @@
 A patch is the image resampled on a square grid of ``window`` pixels centred on the
 (sub-pixel) atom position, by bilinear interpolation; outside the image it takes the
 image median (a neutral value, unlike mirrored edges that would invent lattice). Also:
-mirror symmetrisation and a Gaussian taper of patches.
+mirror symmetrization and a Gaussian taper of patches.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def centre_crop(patches: np.ndarray, side: int) -> np.ndarray:
     return patches[:, lo:lo + side, lo:lo + side]
 
 
-def symmetrise(patches: np.ndarray) -> np.ndarray:
+def mirror_symmetrize(patches: np.ndarray) -> np.ndarray:
     """Average of each patch with its up-down, left-right and 180-degree flips.
 
     Mirror-related sites (e.g. the Ba columns above and below the Y plane of YBCO) then

@@ -41,7 +41,7 @@ def atoms(
     strict: bool = option(AtomsConfig, "strict", "--strict/--no-strict"),
     progress: bool = progress_option(),
 ) -> None:
-    """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimisation."""
+    """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimization."""
     inputs = [image, cif, storage_file(storage)]
     check_output_path(out, inputs=inputs, overwrite=overwrite)
     from rewardscope.io import read_image

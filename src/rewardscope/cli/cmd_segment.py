@@ -1,4 +1,4 @@
-"""``rewardscope segment IMAGE|MOVIE --out DIR``: label-free, optimised particle segmentation."""
+"""``rewardscope segment IMAGE|MOVIE --out DIR``: label-free, optimized particle segmentation."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def segment(
     max_diameter: str | None = option(SegmentConfig, "max_diameter"),
     sigma_range: str | None = typer.Option(None, "--sigma-range", help="Search range of the Gaussian width, "
                                            "'LOW HIGH' px (default 0.5 16)."),
-    reoptimise_tolerance: float = option(SegmentConfig, "reoptimise_tolerance"),
-    reoptimise_trials: int = option(SegmentConfig, "reoptimise_trials"),
+    reoptimize_tolerance: float = option(SegmentConfig, "reoptimize_tolerance", "--reoptimize-tolerance", "--reoptimise-tolerance"),
+    reoptimize_trials: int = option(SegmentConfig, "reoptimize_trials", "--reoptimize-trials", "--reoptimise-trials"),
     drift: bool = typer.Option(SegmentConfig.model_fields["drift"].default, "--drift/--no-drift",
                                help=SegmentConfig.model_fields["drift"].description),
     progress: bool = progress_option(),
@@ -63,7 +63,7 @@ def segment(
     overrides: dict[str, Any] = dict(
         method=method, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
         sampler=sampler, select=select, seed=seed, min_diameter=min_diameter, max_diameter=max_diameter,
-        reoptimise_tolerance=reoptimise_tolerance, reoptimise_trials=reoptimise_trials, drift=drift)
+        reoptimize_tolerance=reoptimize_tolerance, reoptimize_trials=reoptimize_trials, drift=drift)
     rng = _parse_range(sigma_range, "--sigma-range")
     if rng is not None:
         overrides["sigma_range_px"] = rng
@@ -129,7 +129,7 @@ def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, prog
     s = result.summary
     _note_units(s)
     console.print(f"{s['n_frames']} frames, {s['mean_particles_per_frame']:.1f} particles per frame; "
-                  f"sigma = {s['best_params']['sigma_px']:.2f} px; {s['n_reoptimisations']} re-optimisations; "
+                  f"sigma = {s['best_params']['sigma_px']:.2f} px; {s['n_reoptimizations']} re-optimizations; "
                   f"{s['frames_per_second']:.1f} frames/s")
 
 

@@ -4,7 +4,7 @@ The network (:mod:`rewardscope.detect.unet`) was trained only on simulated HAADF
 resampled to one canonical pixel size (:data:`CANONICAL_PIXEL_SIZE_ANGSTROM`). With a
 calibrated image we resample to that size, so the network always sees columns of the same
 size in pixels; without a calibration the image is used as it is (fine for roughly
-0.35-0.45 Å/px). The network reads two channels: the normalised image and its Bragg
+0.35-0.45 Å/px). The network reads two channels: the normalized image and its Bragg
 filter (:func:`bragg_filter`, the lattice's Fourier peaks only), a periodic average that
 keeps faint columns visible at noise levels where single columns are not, while the raw
 channel shows where the crystal is broken (vacancies, amorphous patches). Positions are
@@ -53,7 +53,7 @@ TILE_PX, OVERLAP_PX = 1024, 32
 DIHEDRAL = [(0, False), (1, False), (2, False), (3, False), (0, True), (1, True), (2, True), (3, True)]
 
 __all__ = [
-    "CANONICAL_PIXEL_SIZE_ANGSTROM", "AtomModel", "DcnnAtoms", "DcnnMaps", "dcnn_maps", "find_atoms_dcnn", "load_model", "normalise_image",
+    "CANONICAL_PIXEL_SIZE_ANGSTROM", "AtomModel", "DcnnAtoms", "DcnnMaps", "dcnn_maps", "find_atoms_dcnn", "load_model", "normalize_image",
     "bragg_filter", "network_input", "peak_positions", "probability_map", "resample", "save_model",
 ]
 
@@ -124,7 +124,7 @@ def _load(path: Path) -> AtomModel:
     return AtomModel(net=net, pixel_size_angstrom=float(blob["pixel_size_angstrom"]), meta=blob.get("meta", {}))
 
 
-def normalise_image(image: np.ndarray) -> np.ndarray:
+def normalize_image(image: np.ndarray) -> np.ndarray:
     """Zero mean, unit standard deviation (float32): the network's input scale.
 
     Parameters
@@ -150,7 +150,7 @@ def bragg_filter(image: np.ndarray, *, ratio: float = BRAGG_RATIO, min_frequency
     Parameters
     ----------
     image : numpy.ndarray, shape (rows, cols)
-        Normalised image (zero mean).
+        Normalized image (zero mean).
     ratio : float
         Peak-to-noise power ratio of a kept peak.
     min_frequency : float
@@ -177,12 +177,12 @@ def bragg_filter(image: np.ndarray, *, ratio: float = BRAGG_RATIO, min_frequency
 
 
 def network_input(image: np.ndarray, *, in_channels: int) -> np.ndarray:
-    """Channels the network reads: the normalised image and, for 2 channels, its Bragg filter.
+    """Channels the network reads: the normalized image and, for 2 channels, its Bragg filter.
 
     Parameters
     ----------
     image : numpy.ndarray, shape (rows, cols)
-        Normalised image at the canonical pixel size.
+        Normalized image at the canonical pixel size.
     in_channels : int
         1 or 2.
 
@@ -499,7 +499,7 @@ class DcnnMaps:
 def dcnn_maps(images: list[np.ndarray], *, pixel_size: Length | str | float | None = None, ensemble: int = 1,
               model: AtomModel | str | Path | None = None, device: str = "cpu", batch_size: int = 16,
               threads: int | None = 1, progress: ProgressArg = None) -> DcnnMaps:
-    """Resample, normalise and run the network on equal-shape images (all views).
+    """Resample, normalize and run the network on equal-shape images (all views).
 
     Parameters are those of :func:`find_atoms_dcnn`.
 
@@ -519,7 +519,7 @@ def dcnn_maps(images: list[np.ndarray], *, pixel_size: Length | str | float | No
     views = _views(ensemble)
     shape = imgs[0].shape
     cshape = _canonical_shape(shape, _scale_for(pixel_size, mdl))
-    x = torch.from_numpy(np.stack([normalise_image(im) for im in imgs]))[:, None]
+    x = torch.from_numpy(np.stack([normalize_image(im) for im in imgs]))[:, None]
     x = resample(x, cshape)[:, 0].numpy()
     x = np.stack([network_input(im, in_channels=mdl.net.in_channels) for im in x])
     with _torch_threads(threads), progress_scope(progress) as report:

@@ -289,7 +289,7 @@ def fit_origin(xy: np.ndarray, basis_px: np.ndarray, site_frac: np.ndarray, *, b
 def smooth_field(points: np.ndarray, anchors: np.ndarray, values: np.ndarray, *, length_px: float) -> np.ndarray:
     """Gaussian-weighted mean of ``values`` at ``anchors``, evaluated at ``points``.
 
-    Normalised convolution on a grid of ``length_px / 4`` cells (values and weights are
+    Normalized convolution on a grid of ``length_px / 4`` cells (values and weights are
     binned, both smoothed with the same Gaussian, divided, and read back by bilinear
     interpolation), so the cost grows with the number of points, not its square.
 

@@ -1,12 +1,12 @@
 """Laplacian-of-Gaussian blob detection with a scale space computed once.
 
 :func:`skimage.feature.blob_log` filters the image at every sigma on every call. When an
-optimiser tries hundreds of (min_sigma, max_sigma, num_sigma, threshold, overlap) sets on
+optimizer tries hundreds of (min_sigma, max_sigma, num_sigma, threshold, overlap) sets on
 one image, that filtering is nearly all of the cost and it is the same every time. So we
 split blob_log in two:
 
-* :func:`prepare_scale_space` (once per image): the scale-normalised response
-  ``-sigma^2 * LoG`` (:func:`scale_normalised_log`: ``scipy.ndimage.gaussian_laplace``
+* :func:`prepare_scale_space` (once per image): the scale-normalized response
+  ``-sigma^2 * LoG`` (:func:`scale_normalized_log`: ``scipy.ndimage.gaussian_laplace``
   at small sigma, the exact transfer function in the DCT domain above) on a fine geometric grid of
   sigmas covering the whole search range, the 3 x 3 maximum of every level
   (:func:`max3x3`, equal to ``scipy.ndimage.maximum_filter(size=3, mode="nearest")``)
@@ -40,7 +40,7 @@ from rewardscope.errors import ParameterError
 from rewardscope.io import as_image
 from rewardscope.progress import ProgressArg, ProgressCallback, as_progress, start_stage
 
-#: Sigma (px) from which the LoG is applied in the DCT domain (see :func:`scale_normalised_log`).
+#: Sigma (px) from which the LoG is applied in the DCT domain (see :func:`scale_normalized_log`).
 DCT_MIN_SIGMA = 1.5
 #: Columns of the blob table.
 BLOB_COLUMNS = ["x", "y", "sigma", "intensity", "response"]
@@ -165,7 +165,7 @@ def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float =
     if grid.size == 0 or grid[0] <= 0:
         raise ParameterError(f"sigmas must be positive, got {np.asarray(sigmas).tolist()}")
     report = as_progress(progress)
-    response = scale_normalised_log(scaled, grid, progress=report)
+    response = scale_normalized_log(scaled, grid, progress=report)
     local_max = np.empty_like(response)
     candidates = []
     advance = start_stage(report, "LoG candidates", total=len(grid), unit="levels")
@@ -205,7 +205,7 @@ def max3x3(plane: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     return v
 
 
-def scale_normalised_log(image: np.ndarray, sigmas: np.ndarray, *,
+def scale_normalized_log(image: np.ndarray, sigmas: np.ndarray, *,
                          progress: ProgressCallback | None = None) -> np.ndarray:
     """``-sigma^2 * LoG(image)`` at each sigma, reflecting boundary.
 
@@ -231,7 +231,7 @@ def scale_normalised_log(image: np.ndarray, sigmas: np.ndarray, *,
     --------
     >>> yy, xx = np.mgrid[0:64, 0:64]
     >>> img = np.exp(-((xx - 20.3) ** 2 + (yy - 40.0) ** 2) / 8.0).astype(np.float32)
-    >>> a = scale_normalised_log(img, np.array([2.0]))[0]
+    >>> a = scale_normalized_log(img, np.array([2.0]))[0]
     >>> b = -4.0 * ndimage.gaussian_laplace(img, 2.0, mode="reflect")
     >>> bool(np.abs(a - b).max() < 2e-3 * np.abs(b).max())
     True
@@ -266,7 +266,7 @@ def find_blobs(space: ScaleSpace, *, min_sigma: float, max_sigma: float, num_sig
     num_sigma : int
         Number of sigmas in ``linspace(min_sigma, max_sigma, num_sigma)``.
     threshold : float
-        Lowest scale-normalised response of a blob (image scaled to [0, 1]).
+        Lowest scale-normalized response of a blob (image scaled to [0, 1]).
     overlap : float
         In (0, 1]; of two blobs overlapping by more than this area fraction, the smaller is dropped.
     refine : bool

@@ -13,7 +13,7 @@ Recipe (all randomness from one seed):
   itself is jittered by +-15 % so an uncalibrated image at a nearby scale still works);
 * at every step, Gaussian noise (sigma 0-1.3 on the image scaled to [0, 1]) and, for a
   quarter of the samples, Poisson noise are added at the native pixel size, then the
-  image is resampled to the canonical size, normalised, given its Bragg-filtered copy as a
+  image is resampled to the canonical size, normalized, given its Bragg-filtered copy as a
   second channel and turned by a random dihedral symmetry; 3 % of samples are noise
   without any crystal;
 * target: a Gaussian blob (sigma 1 canonical pixel, peak 1) at every true column;
@@ -34,7 +34,7 @@ import torch
 from torch.nn import functional as F
 
 from rewardscope.config import make_config
-from rewardscope.detect.dcnn import (CANONICAL_PIXEL_SIZE_ANGSTROM, AtomModel, network_input, normalise_image,
+from rewardscope.detect.dcnn import (CANONICAL_PIXEL_SIZE_ANGSTROM, AtomModel, network_input, normalize_image,
                                      resample)
 from rewardscope.detect.training_config import TrainConfig
 from rewardscope.detect.unet import AtomUNet, n_parameters
@@ -162,7 +162,7 @@ def make_pool(config: TrainConfig, *, progress: Callable[[int, int], None] | Non
 
 def noisy_batch(pool: list[Sample], idx: np.ndarray, rng: np.random.Generator, *, crop: int,
                 noise_max: float, in_channels: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """Add noise at the native size, resample, normalise, apply a random dihedral symmetry.
+    """Add noise at the native size, resample, normalize, apply a random dihedral symmetry.
 
     Returns
     -------
@@ -177,7 +177,7 @@ def noisy_batch(pool: list[Sample], idx: np.ndarray, rng: np.random.Generator, *
             dose = rng.uniform(20, 2000)
             img = rng.poisson(np.clip(img, 0, None) * dose) / dose
         img = img + rng.normal(0.0, rng.uniform(0.0, noise_max), img.shape)
-        x = resample(torch.from_numpy(normalise_image(img))[None, None], (crop, crop))[0, 0].numpy()
+        x = resample(torch.from_numpy(normalize_image(img))[None, None], (crop, crop))[0, 0].numpy()
         x = torch.from_numpy(network_input(x, in_channels=in_channels))
         y = torch.from_numpy(s.target)[None]
         k, flip = int(rng.integers(4)), bool(rng.integers(2))

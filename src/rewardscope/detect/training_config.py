@@ -18,7 +18,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = Field(4500, ge=1, description="Optimiser steps.")
+    steps: int = Field(4500, ge=1, description="Optimizer steps.")
     batch_size: int = Field(16, ge=1, description="Crops per step.")
     crop: int = Field(112, ge=32, description="Crop side at the canonical pixel size (multiple of 16).")
     pool: int = Field(3000, ge=1, description="Clean simulated crops generated before training (noise is added per step).")

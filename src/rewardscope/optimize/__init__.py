@@ -1,4 +1,4 @@
-"""Multi-objective optimisation of workflow parameters: search spaces, Optuna studies,
+"""Multi-objective optimization of workflow parameters: search spaces, Optuna studies,
 Pareto fronts, hypervolume and the choice of one point.
 
 Examples
@@ -11,13 +11,13 @@ Examples
 ['a', 'b']
 """
 
-from rewardscope.optimize.pareto import hypervolume, normalise, pareto_mask
+from rewardscope.optimize.pareto import hypervolume, normalize, pareto_mask
 from rewardscope.optimize.select import SELECTION_RULES, select_point, selection_distances
 from rewardscope.optimize.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
 from rewardscope.optimize.study import SAMPLERS, StudyResult, make_sampler, run_study, summarise_study
 
 __all__ = [
     "SAMPLERS", "SELECTION_RULES", "CategoricalParam", "FloatParam", "IntParam", "Param", "SearchSpace",
-    "StudyResult", "hypervolume", "make_sampler", "normalise", "pareto_mask", "run_study",
+    "StudyResult", "hypervolume", "make_sampler", "normalize", "pareto_mask", "run_study",
     "select_point", "selection_distances", "summarise_study",
 ]

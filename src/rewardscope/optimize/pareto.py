@@ -117,9 +117,9 @@ def _hv2(pts: np.ndarray, ref: np.ndarray) -> float:
     return total
 
 
-def normalise(values: np.ndarray, *, lower: np.ndarray | None = None,
+def normalize(values: np.ndarray, *, lower: np.ndarray | None = None,
               upper: np.ndarray | None = None) -> np.ndarray:
-    """Min-max normalise each objective to [0, 1] (a constant objective maps to 0).
+    """Min-max normalize each objective to [0, 1] (a constant objective maps to 0).
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ def normalise(values: np.ndarray, *, lower: np.ndarray | None = None,
 
     Examples
     --------
-    >>> normalise([[0, 5], [2, 5], [4, 5]]).tolist()
+    >>> normalize([[0, 5], [2, 5], [4, 5]]).tolist()
     [[0.0, 0.0], [0.5, 0.0], [1.0, 0.0]]
     """
     arr = _as_values(values)

@@ -1,8 +1,8 @@
 """Choose one point of a Pareto front: closest to the ideal point.
 
-Objectives are min-max normalised over the candidate points, so the ideal (utopia)
+Objectives are min-max normalized over the candidate points, so the ideal (utopia)
 point is the origin, and the chosen point minimises either the Euclidean distance
-(a balanced compromise) or the Chebyshev distance (the worst normalised objective) to
+(a balanced compromise) or the Chebyshev distance (the worst normalized objective) to
 it. Ties go to the earliest point, so the choice is deterministic.
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from rewardscope.errors import ParameterError
-from rewardscope.optimize.pareto import _as_values, normalise
+from rewardscope.optimize.pareto import _as_values, normalize
 
 SELECTION_RULES = ("euclidean", "chebyshev")
 
 
 def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
                         weights: np.ndarray | None = None) -> np.ndarray:
-    """Distance of every point to the ideal point on min-max normalised objectives.
+    """Distance of every point to the ideal point on min-max normalized objectives.
 
     Parameters
     ----------
@@ -40,7 +40,7 @@ def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
     if rule not in SELECTION_RULES:
         raise ParameterError(f"unknown selection rule {rule!r}; use one of {list(SELECTION_RULES)}")
     arr = _as_values(values)
-    norm = normalise(arr)
+    norm = normalize(arr)
     w = np.ones(arr.shape[1]) if weights is None else np.asarray(weights, float)
     if w.shape != (arr.shape[1],) or (w < 0).any():
         raise ParameterError(f"weights must be {arr.shape[1]} non-negative numbers, got {weights}")
@@ -59,7 +59,7 @@ def select_point(values: np.ndarray, *, rule: str = "euclidean",
     values : array_like, shape (n, m)
         Objective values of the candidates (minimised); n >= 1.
     rule : {"euclidean", "chebyshev"}
-        Distance used on min-max normalised objectives.
+        Distance used on min-max normalized objectives.
     weights : array_like, shape (m,), optional
         Weight per objective.
 

@@ -26,11 +26,11 @@ class StudySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trials: int = Field(200, ge=1, le=100_000, description="Number of optimisation trials.")
+    trials: int = Field(200, ge=1, le=100_000, description="Number of optimization trials.")
     sampler: Literal["tpe", "gp", "nsga2"] = Field("tpe", description="Optuna sampler: tpe, gp or nsga2.")
     selection: Literal["euclidean", "chebyshev"] = Field(
         "euclidean", description="Rule choosing one Pareto point: distance to the ideal point.")
-    seed: int = Field(0, description="Random seed of the optimiser; same seed, same trials.")
+    seed: int = Field(0, description="Random seed of the optimizer; same seed, same trials.")
     storage: str | None = Field(None, description="SQLite file holding the study; rerunning with it resumes.")
     study_name: str | None = Field(None, description="Study name inside --storage.")
     sampler_options: dict[str, Any] | None = Field(

@@ -1,6 +1,6 @@
 """Search spaces: named float, integer and categorical parameters with bounds.
 
-A :class:`SearchSpace` is the optimiser-independent description of what a workflow may
+A :class:`SearchSpace` is the optimizer-independent description of what a workflow may
 tune. It asks an Optuna trial for one value per parameter, checks and clips user-supplied
 parameter sets (warm starts), and can rescale length-like bounds. We keep our own small
 classes instead of passing Optuna distributions around so that workflows, the CLI and
@@ -49,7 +49,7 @@ class FloatParam(_RangeParam):
         Parameter name (a column of the trials table).
     low, high : float
         Inclusive bounds, ``low <= high``; ``low == high`` fixes the parameter (the
-        optimiser does not see it).
+        optimizer does not see it).
     log : bool
         Sample on a log scale (requires ``low > 0``).
 

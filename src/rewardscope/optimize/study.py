@@ -4,7 +4,7 @@
 :class:`~rewardscope.optimize.space.SearchSpace` and a plain objective function
 (``params -> objective values``, all minimised) into a :class:`StudyResult`: every trial
 as a table, the non-dominated trials, one chosen point (Euclidean or Chebyshev distance to
-the ideal on min-max normalised objectives) and the hypervolume. Studies can live in a
+the ideal on min-max normalized objectives) and the hypervolume. Studies can live in a
 SQLite file so that an interrupted run resumes where it stopped, and can be warm-started
 from parameter sets of an earlier run (movies, tiles).
 """
@@ -26,13 +26,13 @@ import pandas as pd
 from rewardscope.errors import ParameterError
 from rewardscope.optimize.fastmath import vectorised_tpe_math
 from rewardscope.optimize.pareto import hypervolume as _hypervolume
-from rewardscope.optimize.pareto import normalise, pareto_mask
+from rewardscope.optimize.pareto import normalize, pareto_mask
 from rewardscope.optimize.select import SELECTION_RULES, select_point, selection_distances
 from rewardscope.optimize.space import SearchSpace
 from rewardscope.progress import ProgressArg, progress_scope, start_stage
 
 SAMPLERS = ("tpe", "gp", "nsga2")
-#: Reference point of the default hypervolume, in min-max normalised objective space.
+#: Reference point of the default hypervolume, in min-max normalized objective space.
 NORMALISED_REFERENCE = 1.1
 
 Objective = Callable[[dict[str, Any]], Sequence[float] | Mapping[str, float]]
@@ -49,12 +49,12 @@ class StudyResult:
         numbers the objective returned, ``seconds`` and ``pareto`` (bool).
     pareto : pandas.DataFrame
         The non-dominated rows of ``trials`` (by trial number) plus ``distance`` (to the
-        ideal point, normalised) and ``selected`` (bool, exactly one True).
+        ideal point, normalized) and ``selected`` (bool, exactly one True).
     best_params, best_values : dict
         Parameters and objective values of the selected point.
     hypervolume : float
         Hypervolume of the front. With ``reference_point`` given, computed on raw
-        objective values against it; otherwise on objectives min-max normalised over all
+        objective values against it; otherwise on objectives min-max normalized over all
         completed trials, reference 1.1 in each (then only comparable within one study;
         use :meth:`hypervolume_in` to compare studies).
     seconds : float
@@ -97,7 +97,7 @@ class StudyResult:
 
     def hypervolume_in(self, lower: Sequence[float], upper: Sequence[float], *,
                        reference: float | Sequence[float] = NORMALISED_REFERENCE) -> float:
-        """Hypervolume after normalising objectives with given bounds.
+        """Hypervolume after normalizing objectives with given bounds.
 
         Use the same ``lower``/``upper`` (e.g. the min and max over several studies) for
         every study to compare their hypervolumes.
@@ -107,9 +107,9 @@ class StudyResult:
         lower, upper : sequence of float, length n_objectives
             Values mapped to 0 and 1.
         reference : float or sequence of float
-            Reference point in the normalised space.
+            Reference point in the normalized space.
         """
-        norm = normalise(self.values(pareto_only=True), lower=np.asarray(lower, float),
+        norm = normalize(self.values(pareto_only=True), lower=np.asarray(lower, float),
                          upper=np.asarray(upper, float))
         return _hypervolume(norm, reference)
 
@@ -227,7 +227,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
     seed : int or None
         Seed of the sampler; same seed, same trials.
     selection : {"euclidean", "chebyshev"}
-        Rule that picks one Pareto point (distance to the ideal, normalised objectives).
+        Rule that picks one Pareto point (distance to the ideal, normalized objectives).
     storage : str or Path, optional
         SQLite file (or an SQLAlchemy URL) holding the study; re-running with the same
         file and ``study_name`` resumes it.
@@ -245,7 +245,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
     sampler_options : mapping, optional
         Extra keyword arguments for the sampler (e.g. ``{"population_size": 100}``).
     stage : str, optional
-        Name of the progress stage (default ``"optimising (<sampler>)"``, e.g. ``"optimising (tpe)"``).
+        Name of the progress stage (default ``"optimizing (<sampler>)"``, e.g. ``"optimizing (tpe)"``).
 
     Returns
     -------
@@ -291,7 +291,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
             return [v if math.isfinite(v) else float("nan") for v in vals]
 
         with progress_scope(progress) as report:
-            label = stage or f"optimising ({sampler if isinstance(sampler, str) else 'custom'})"
+            label = stage or f"optimizing ({sampler if isinstance(sampler, str) else 'custom'})"
             advance = start_stage(report, label, total=remaining, unit="trials")
             study.optimize(_objective, n_trials=remaining, callbacks=[lambda *_: advance()], catch=())
     seconds = time.perf_counter() - start
@@ -339,7 +339,7 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
     seconds : float
         Time to report.
     reference_point : sequence of float, optional
-        Raw-space hypervolume reference; default: normalised space, reference 1.1.
+        Raw-space hypervolume reference; default: normalized space, reference 1.1.
     sampler_name : str
     """
     names = list(objective_names)
@@ -357,7 +357,7 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
         hv = _hypervolume(pvals, np.asarray(reference_point, float))
     else:
         lo, hi = vals.min(axis=0), vals.max(axis=0)
-        hv = _hypervolume(normalise(pvals, lower=lo, upper=hi), NORMALISED_REFERENCE)
+        hv = _hypervolume(normalize(pvals, lower=lo, upper=hi), NORMALISED_REFERENCE)
     row = pareto.iloc[best]
     return StudyResult(
         trials=trials, pareto=pareto,

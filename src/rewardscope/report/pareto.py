@@ -70,14 +70,14 @@ def hypervolume_text(hypervolume: float, *, reference_point: Sequence[float] | N
     hypervolume : float
     reference_point : sequence of float or None
         Raw-space reference; None means the study's default (objectives min-max
-        normalised over its trials, reference 1.1 in each).
+        normalized over its trials, reference 1.1 in each).
     objective_names : sequence of str
     n_trials : int
 
     Examples
     --------
     >>> hypervolume_text(1.2, reference_point=None, objective_names=["a", "b"], n_trials=100)
-    'hypervolume 1.2 (at most 1.21) of (a, b) min-max normalised over 100 trials, reference (1.1, 1.1)'
+    'hypervolume 1.2 (at most 1.21) of (a, b) min-max normalized over 100 trials, reference (1.1, 1.1)'
     >>> hypervolume_text(0.9988, reference_point=[1.0, 1.0], objective_names=["qc", "er"], n_trials=200)
     'hypervolume 0.9988 of raw (qc, er), reference (1, 1)'
     """
@@ -85,7 +85,7 @@ def hypervolume_text(hypervolume: float, *, reference_point: Sequence[float] | N
     if reference_point is None:
         ref = ", ".join(f"{NORMALISED_REFERENCE:g}" for _ in objective_names)
         best = NORMALISED_REFERENCE ** len(objective_names)
-        return (f"hypervolume {hypervolume:.4g} (at most {best:.4g}) of ({names}) min-max normalised over "
+        return (f"hypervolume {hypervolume:.4g} (at most {best:.4g}) of ({names}) min-max normalized over "
                 f"{n_trials} trials, reference ({ref})")
     ref = ", ".join(f"{r:g}" for r in reference_point)
     return f"hypervolume {hypervolume:.4g} of raw ({names}), reference ({ref})"

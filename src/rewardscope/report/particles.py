@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from skimage.segmentation import find_boundaries  # noqa: E402
 
-from rewardscope.optimize.pareto import hypervolume, normalise  # noqa: E402
+from rewardscope.optimize.pareto import hypervolume, normalize  # noqa: E402
 from rewardscope.optimize.study import NORMALISED_REFERENCE  # noqa: E402
 from rewardscope.report.common import (display_range, fd_bins, integer_counts, pixel_size_text,  # noqa: E402
                                        save_figure, set_title, show_image)
@@ -274,10 +274,10 @@ def plot_timeseries(timeseries: pd.DataFrame, path: str | Path) -> Path:
     ax2.set_ylabel(f"mean equivalent\ndiameter ({unit})")
     ax2.set_xlabel("frame")
     ax2.legend(fontsize=8)
-    for f in timeseries.loc[timeseries["reoptimised"].astype(bool), "frame"]:
+    for f in timeseries.loc[timeseries["reoptimized"].astype(bool), "frame"]:
         for ax in (ax1, ax2):
             ax.axvline(f, color="grey", lw=0.6, ls=":")
-    set_title(ax1, "particle count and mean size vs frame (dotted: parameters re-optimised)", fontsize=9)
+    set_title(ax1, "particle count and mean size vs frame (dotted: parameters re-optimized)", fontsize=9)
     return save_figure(fig, path, dpi=110)
 
 
@@ -286,7 +286,7 @@ def plot_pareto(pareto: pd.DataFrame, trials: pd.DataFrame, path: str | Path, *,
     """All trials and the Pareto front of one stage, zoomed to the front; trials coloured by sigma.
 
     Uses :func:`rewardscope.report.pareto.draw_front`; the title gives the stage's
-    hypervolume in its normalised space (the study's default) with the reference point.
+    hypervolume in its normalized space (the study's default) with the reference point.
     For movies the first frame's study is shown.
     """
     tr = trials[trials["stage"] == stage]
@@ -303,7 +303,7 @@ def plot_pareto(pareto: pd.DataFrame, trials: pd.DataFrame, path: str | Path, *,
                names=[x, y], colour=sigma, colour_label="sigma_px: Gaussian smoothing width (px)",
                selection=f"sigma {float(sel['sigma_px'].iloc[0]):.2f} px")
     values = tr[[x, y]].to_numpy(float)
-    hv = hypervolume(normalise(pa[[x, y]].to_numpy(float), lower=values.min(axis=0), upper=values.max(axis=0)),
+    hv = hypervolume(normalize(pa[[x, y]].to_numpy(float), lower=values.min(axis=0), upper=values.max(axis=0)),
                      NORMALISED_REFERENCE)
     text = hypervolume_text(hv, reference_point=None, objective_names=[x, y], n_trials=len(tr))
     set_title(ax, f"{stage} stage{where}: {text}", fontsize=9)

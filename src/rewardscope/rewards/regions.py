@@ -1,4 +1,4 @@
-"""Shape rewards of a region mask: compactness and total normalised perimeter (minimised).
+"""Shape rewards of a region mask: compactness and total normalized perimeter (minimised).
 
 Physically, damaged (amorphised) regions are compact blobs with smooth borders; a noisy
 segmentation is a spray of small, ragged pieces. Two numbers say which: the compactness
@@ -91,7 +91,7 @@ def compactness_loss(mask: np.ndarray, context: dict[str, Any] | None = None) ->
     return 1.0 - compactness(mask)
 
 
-def normalised_perimeter(mask: np.ndarray, context: dict[str, Any] | None = None) -> float:
+def normalized_perimeter(mask: np.ndarray, context: dict[str, Any] | None = None) -> float:
     """Reward to minimise: total perimeter divided by the length of the image border.
 
     Parameters
@@ -103,7 +103,7 @@ def normalised_perimeter(mask: np.ndarray, context: dict[str, Any] | None = None
     Examples
     --------
     >>> m = np.zeros((100, 100), bool); m[:, :50] = True   # one straight cut
-    >>> round(normalised_perimeter(m), 3)
+    >>> round(normalized_perimeter(m), 3)
     0.25
     """
     m = np.asarray(mask, bool)
@@ -122,8 +122,8 @@ def compactness_reward(output: Any, context: Any = None) -> float:
 
 
 def perimeter_reward(output: Any, context: Any = None) -> float:
-    """:func:`normalised_perimeter` of an output's ``mask`` (or of a mask)."""
-    return normalised_perimeter(_mask_of(output))
+    """:func:`normalized_perimeter` of an output's ``mask`` (or of a mask)."""
+    return normalized_perimeter(_mask_of(output))
 
 
 #: Default rewards of region workflows (name -> reward(output, context)), all minimised.

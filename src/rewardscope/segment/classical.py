@@ -1,8 +1,8 @@
 """Classical particle segmentation: Gaussian denoising, Otsu threshold, clean-up, split.
 
 One job: turn one micrograph into a particle label image for a given parameter set,
-split so that the optimiser can call it many times. :func:`prepare` does the
-parameter-independent work once (validation, polarity, robust normalisation);
+split so that the optimizer can call it many times. :func:`prepare` does the
+parameter-independent work once (validation, polarity, robust normalization);
 :func:`run` is the cheap per-trial step (about 15 ms for 512 x 512 pixels):
 
 1. smooth with a Gaussian of width ``sigma_px`` (scipy, reflecting borders);
@@ -63,7 +63,7 @@ class Segmentation:
     Attributes
     ----------
     smoothed : numpy.ndarray, shape (rows, cols), float32
-        The denoised, normalised image (particles high).
+        The denoised, normalized image (particles high).
     threshold : float
         Otsu level applied to ``smoothed``.
     foreground : numpy.ndarray, shape (rows, cols), bool
@@ -98,7 +98,7 @@ class Segmentation:
 
 
 def prepare(image: np.ndarray, *, polarity: Polarity = "dark", name: str = "image") -> ClassicalState:
-    """Validate and normalise one image so that particles are bright.
+    """Validate and normalize one image so that particles are bright.
 
     Parameters
     ----------
@@ -136,7 +136,7 @@ def prepare(image: np.ndarray, *, polarity: Polarity = "dark", name: str = "imag
 
 
 def smooth(state: ClassicalState, sigma_px: float) -> np.ndarray:
-    """Gaussian-smoothed normalised image (reflecting borders), float32."""
+    """Gaussian-smoothed normalized image (reflecting borders), float32."""
     if not np.isfinite(sigma_px) or sigma_px < 0:
         raise ParameterError(f"sigma_px must be a non-negative number, got {sigma_px}")
     if sigma_px == 0:

@@ -1,5 +1,5 @@
-"""Workflows: a search space, prepare/run and rewards, optimised by one generic loop."""
+"""Workflows: a search space, prepare/run and rewards, optimized by one generic loop."""
 
-from rewardscope.workflows.base import Optimised, Reward, Workflow, optimise
+from rewardscope.workflows.base import Optimized, Reward, Workflow, optimize
 
-__all__ = ["Optimised", "Reward", "Workflow", "optimise"]
+__all__ = ["Optimized", "Reward", "Workflow", "optimize"]

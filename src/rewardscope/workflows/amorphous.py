@@ -10,7 +10,7 @@ the component with the larger disorder score is the amorphous one. Atoms whose p
 exceeds ``threshold`` form the region; the mask is the union of discs of radius
 ``dilation_nn`` neighbour distances around them, cut half-way to crystalline atoms
 (:mod:`rewardscope.classify.mask`) and smoothed. Rewards (minimised): 1 - compactness and
-the total normalised perimeter (:mod:`rewardscope.rewards.regions`), as in Barakati et al.
+the total normalized perimeter (:mod:`rewardscope.rewards.regions`), as in Barakati et al.
 (2024). :class:`AmorphousConfig` is the single source of defaults for the API and the CLI.
 """
 
@@ -35,7 +35,7 @@ from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, 
 from rewardscope.result import Result
 from rewardscope.rewards.regions import REGION_REWARDS
 from rewardscope.units import Length
-from rewardscope.workflows.base import Workflow, optimise
+from rewardscope.workflows.base import Workflow, optimize
 from rewardscope.workflows.classify import (configure, neighbour_distance_px, read_atoms, species_clusters,
                                             window_side_px)
 
@@ -47,10 +47,10 @@ class AmorphousConfig(BaseModel):
 
     lattice: str = Field("ybco-100", description="Preset lattice (neighbour distance; LoG* when no atoms are given).")
     pixel_size: str | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
-    trials: int = Field(100, ge=1, le=100_000, description="Number of optimisation trials.")
+    trials: int = Field(100, ge=1, le=100_000, description="Number of optimization trials.")
     sampler: Literal["tpe", "gp", "nsga2"] = Field("tpe", description="Optuna sampler: tpe, gp or nsga2.")
     select: Literal["euclidean", "chebyshev"] = Field("euclidean", description="Rule choosing one Pareto point.")
-    seed: int = Field(0, description="Random seed (optimiser and mixtures).")
+    seed: int = Field(0, description="Random seed (optimizer and mixtures).")
     window_range_nm: tuple[float, float] = Field((0.5, 2.0), description="Search range of the patch window, nm (wider windows smear the region edge).")
     threshold_range: tuple[float, float] = Field((0.05, 0.95), description="Search range of the amorphous-probability threshold.")
     covariance_types: tuple[str, ...] = Field(COVARIANCE_TYPES, description="Covariance types of the mixture to search (full, tied, diag, spherical).")
@@ -283,7 +283,7 @@ def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
         xy = atom_positions(table, min_atoms=max(cfg.classes, 10))
         nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
         wf = AmorphousWorkflow(config=cfg, xy=xy, pixel_size=ps, nn_px=nn)
-        opt = optimise(wf, arr, n_trials=cfg.trials, sampler=cfg.sampler, seed=cfg.seed, selection=cfg.select,
+        opt = optimize(wf, arr, n_trials=cfg.trials, sampler=cfg.sampler, seed=cfg.seed, selection=cfg.select,
                        storage=cfg.storage, study_name=cfg.study_name, progress=report)
     out, state = opt.output, opt.state
     table = table.copy()

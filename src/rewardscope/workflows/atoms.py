@@ -2,7 +2,7 @@
 
 :func:`find_atoms` takes an image, a lattice (preset, CIF + zone axis, or a
 :class:`~rewardscope.physics.ProjectedCrystal`) and a pixel size, builds the physics
-prior (expected column count, ideal 4-NN distance sum), and either optimises the five
+prior (expected column count, ideal 4-NN distance sum), and either optimizes the five
 LoG parameters against the label-free rewards QC and ER (``method="log-star"``) or runs
 LoG once with fixed parameters (``method="log"``). :class:`AtomsConfig` is the single
 source of defaults for this API and the ``rewardscope atoms`` command.
@@ -50,7 +50,7 @@ from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, 
 from rewardscope.result import Result
 from rewardscope.rewards.atoms import ATOM_REWARDS, ER_FACTOR, AtomReward, AtomRewardContext
 from rewardscope.units import Length, parse_length
-from rewardscope.workflows.base import Workflow, optimise
+from rewardscope.workflows.base import Workflow, optimize
 from rewardscope.workflows.plausibility import (Checks, cell_size_problem, cell_size_px, count_problem, order_problem,
                                                 outside_problem)
 
@@ -66,7 +66,7 @@ LOG_PARAMETER_DOC = {
                  "and then the two ends are swapped: sigma_range_px is the range used",
     "max_sigma": "last sigma of the LoG sweep, px at this image's pixel size (see min_sigma)",
     "num_sigma": "number of sigmas in the sweep",
-    "threshold": "lowest scale-normalised LoG response of an atom (image scaled to [0, 1])",
+    "threshold": "lowest scale-normalized LoG response of an atom (image scaled to [0, 1])",
     "overlap": "of two blobs overlapping by more than this share of the smaller one's area, the smaller is dropped",
     "sigma_range_px": "[smallest, largest] sigma of the chosen sweep, px",
     "sigma_search_px": "the ranges searched for min_sigma and max_sigma, px at this image's pixel size: the config's "
@@ -84,11 +84,11 @@ class AtomsConfig(BaseModel):
     cif: str | None = Field(None, description="CIF file of the crystal (use with --zone).")
     zone: tuple[int, int, int] | None = Field(None, description="Zone axis U V W for --cif.")
     pixel_size: str | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
-    method: str = Field("log-star", description="log-star (LoG tuned by Bayesian optimisation), log (fixed parameters) or dcnn (the shipped network).")
-    trials: int = Field(200, ge=1, le=100_000, description="Number of optimisation trials.")
+    method: str = Field("log-star", description="log-star (LoG tuned by Bayesian optimization), log (fixed parameters) or dcnn (the shipped network).")
+    trials: int = Field(200, ge=1, le=100_000, description="Number of optimization trials.")
     sampler: Literal["tpe", "gp", "nsga2"] = Field("tpe", description="Optuna sampler: tpe, gp or nsga2.")
     select: Literal["euclidean", "chebyshev"] = Field("euclidean", description="Rule choosing one Pareto point.")
-    seed: int = Field(0, description="Random seed of the optimiser.")
+    seed: int = Field(0, description="Random seed of the optimizer.")
     sampler_options: dict[str, Any] | None = Field(None, description="Extra sampler arguments, e.g. {'population_size': 100} for nsga2.")
     n_expected: float | None = Field(None, gt=0, description="Expected number of columns; overrides the lattice's count (e.g. an oracle's).")
     ensemble: int = Field(1, ge=1, le=8, description="DCNN (method or oracle): dihedral test-time views averaged; above 1 each atom gets uncertainty_px and support.")
@@ -118,7 +118,7 @@ class AtomsConfig(BaseModel):
 
 @dataclass
 class AtomsResult(Result):
-    """Atoms found in one image, with the optimisation that chose the parameters.
+    """Atoms found in one image, with the optimization that chose the parameters.
 
     Tables: ``atoms`` (x, y sub-pixel px with x = column, sigma px, intensity, response),
     ``trials`` (every parameter set and objective values), ``pareto``. ``summary`` holds
@@ -148,7 +148,7 @@ class AtomsResult(Result):
 
     @property
     def study(self) -> StudyResult | None:
-        """The optimisation (None for fixed-parameter methods)."""
+        """The optimization (None for fixed-parameter methods)."""
         return self.extras.get("study")
 
 
@@ -256,7 +256,7 @@ def atom_methods() -> list[str]:
 def _log_star(image: np.ndarray, config: AtomsConfig, context: AtomRewardContext,
               options: MethodOptions) -> MethodOutput:
     wf = LogStarWorkflow(config=config, context=context, sigma_scale=options.sigma_scale, rewards=options.rewards)
-    out = optimise(wf, image, n_trials=config.trials, sampler=config.sampler, seed=config.seed,
+    out = optimize(wf, image, n_trials=config.trials, sampler=config.sampler, seed=config.seed,
                    selection=config.select, storage=config.storage, study_name=config.study_name,
                    warm_start=options.warm_start, progress=options.progress, sampler_options=config.sampler_options)
     return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
@@ -266,7 +266,7 @@ def _log_fixed(image: np.ndarray, config: AtomsConfig, context: AtomRewardContex
                options: MethodOptions) -> MethodOutput:
     wf = LogStarWorkflow(config=config, context=context, sigma_scale=options.sigma_scale, rewards=options.rewards,
                          fixed=fixed_log_params(config, options.sigma_scale))
-    out = optimise(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=options.progress,
+    out = optimize(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=options.progress,
                    stage="LoG at fixed parameters")
     return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
 

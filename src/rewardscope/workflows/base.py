@@ -1,10 +1,10 @@
-"""The generic workflow loop: search space + prepare + run + rewards, optimised by Optuna.
+"""The generic workflow loop: search space + prepare + run + rewards, optimized by Optuna.
 
 A workflow (atoms, particles, amorphous regions, your own) says what to tune
 (:meth:`Workflow.search_space`), does the parameter-independent work once
 (:meth:`Workflow.prepare`), produces an output cheaply per parameter set
 (:meth:`Workflow.run`) and scores it with reward functions ``(output, context) -> float``
-(all minimised). :func:`optimise` runs that loop with :func:`rewardscope.optimize.run_study`
+(all minimised). :func:`optimize` runs that loop with :func:`rewardscope.optimize.run_study`
 and returns the study plus the output at the chosen parameters.
 
 Examples
@@ -18,7 +18,7 @@ Examples
 ...     def run(self, state, params): return state > params["t"]
 >>> wf = Threshold(rewards={"too_many": lambda m, c: abs(m.mean() - c) if m.mean() > c else 0.0,
 ...                         "too_few": lambda m, c: abs(m.mean() - c) if m.mean() < c else 0.0}, context=0.25)
->>> out = optimise(wf, np.linspace(0, 1, 64).reshape(8, 8), n_trials=20, progress=False)
+>>> out = optimize(wf, np.linspace(0, 1, 64).reshape(8, 8), n_trials=20, progress=False)
 >>> bool(abs(out.output.mean() - 0.25) < 0.1)
 True
 """
@@ -50,7 +50,7 @@ class Workflow:
     context : object
         What the rewards compare against (physics prior, pixel size).
     reference_point : sequence of float, optional
-        Hypervolume reference on raw reward values (None: normalised space).
+        Hypervolume reference on raw reward values (None: normalized space).
     """
 
     rewards: Mapping[str, Reward]
@@ -78,7 +78,7 @@ class Workflow:
 
         A subclass whose preparation takes long may accept a keyword ``progress`` (a
         callback ``progress(stage, done, total)``, :mod:`rewardscope.progress`);
-        :func:`optimise` then passes its progress callback on.
+        :func:`optimize` then passes its progress callback on.
         """
         return image
 
@@ -98,8 +98,8 @@ class Workflow:
 
 
 @dataclass
-class Optimised:
-    """What :func:`optimise` returns.
+class Optimized:
+    """What :func:`optimize` returns.
 
     Attributes
     ----------
@@ -110,7 +110,7 @@ class Optimised:
     output : object
         The workflow's output at the chosen parameters.
     seconds : dict of str to float
-        ``prepare``, ``optimise`` and ``total`` wall times.
+        ``prepare``, ``optimize`` and ``total`` wall times.
     """
 
     study: StudyResult
@@ -119,12 +119,12 @@ class Optimised:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def optimise(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: str = "tpe", seed: int | None = 0,
+def optimize(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: str = "tpe", seed: int | None = 0,
              selection: str = "euclidean", storage: str | Path | None = None, study_name: str | None = None,
              warm_start: Sequence[Mapping[str, Any]] | None = None, progress: ProgressArg = True,
              sampler_options: Mapping[str, Any] | None = None, state: Any = None,
-             stage: str | None = None) -> Optimised:
-    """Prepare once, optimise the workflow's rewards, and run it at the chosen point.
+             stage: str | None = None) -> Optimized:
+    """Prepare once, optimize the workflow's rewards, and run it at the chosen point.
 
     Parameters
     ----------
@@ -142,7 +142,7 @@ def optimise(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: st
 
     Returns
     -------
-    Optimised
+    Optimized
     """
     t0 = time.perf_counter()
     with progress_scope(progress) as report:
@@ -156,8 +156,8 @@ def optimise(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: st
     t2 = time.perf_counter()
     output = workflow.run(state, study.best_params)
     t3 = time.perf_counter()
-    return Optimised(study=study, state=state, output=output,
-                     seconds={"prepare": t1 - t0, "optimise": t2 - t1, "total": t3 - t0})
+    return Optimized(study=study, state=state, output=output,
+                     seconds={"prepare": t1 - t0, "optimize": t2 - t1, "total": t3 - t0})
 
 
 def _prepare(workflow: Workflow, image: Any, progress: ProgressCallback) -> Any:

@@ -2,7 +2,7 @@
 
 * :func:`bench_noise`: ``images`` simulated YBCO images (one seed each; the same clean
   image at every level) with Gaussian noise 0, 0.1, ..., 1.0 on the image scaled to
-  [0, 1]. The DCNN runs on every image; LoG* (full optimisation) on the first
+  [0, 1]. The DCNN runs on every image; LoG* (full optimization) on the first
   ``logstar_images`` of each level (all 10 by default; about 2 s per image). Per image: atoms found,
   true count, F1/precision/recall (one-to-one within 0.3 x the smallest ideal column
   distance, 2 px border ignored: :func:`rewardscope.detect.score_detections`), LoG*'s
@@ -65,7 +65,7 @@ class SpeedBenchConfig(BaseModel):
     pixel_size: str = Field("0.35A", description="Pixel size.")
     noise: float = Field(0.1, ge=0, description="Gaussian noise sigma.")
     images: int = Field(10, ge=1, le=64, description="256 x 256 sub-images timed.")
-    trials: int = Field(200, ge=1, description="Trials of the full LoG* optimisation.")
+    trials: int = Field(200, ge=1, description="Trials of the full LoG* optimization.")
     warm_trials: int = Field(50, ge=1, description="Trials of warm-started LoG* (previous image's Pareto set first).")
     threads: tuple[int, ...] = Field((1, 2), description="torch CPU thread counts the DCNN is timed with.")
     seed: int = Field(2000, description="Seed of the large simulated image.")

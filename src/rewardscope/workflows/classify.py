@@ -2,11 +2,11 @@
 
 :func:`classify_atoms` takes an image and atom positions and sorts the atoms into
 ``classes`` clusters (YBCO [100]: Ba, Y, Cu chain, CuO2 plane). Each atom's patch (a
-physical window, e.g. 2 nm) is mirror-symmetrised so that orientation variants of one
+physical window, e.g. 2 nm) is mirror-symmetrized so that orientation variants of one
 site fall together, reduced by PCA, and clustered by a Gaussian mixture fitted on the
 *ordered* atoms only (lattice deviation, see :mod:`rewardscope.classify.order`), so that
 disordered columns do not take a component. Class 0 is the brightest. An optional second
-clustering inside one class, on the unsymmetrised patches, separates orientation variants
+clustering inside one class, on the unsymmetrized patches, separates orientation variants
 (the paper's two Ba orientations). :class:`ClassifyConfig` holds every default, shared with
 the ``rewardscope classify`` command.
 """
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.classify.clusters import fit_clusters
 from rewardscope.classify.order import lattice_deviation, neighbourhood_mean, ordered_atoms
-from rewardscope.classify.patches import atom_positions, extract_patches, symmetrise, window_px
+from rewardscope.classify.patches import atom_positions, extract_patches, mirror_symmetrize, window_px
 from rewardscope.config import make_config
 from rewardscope.errors import CalibrationError, FileFormatError, ParameterError
 from rewardscope.progress import ProgressArg, progress_scope, start_stage
@@ -213,7 +213,7 @@ def species_clusters(patches: np.ndarray, ordered: np.ndarray, *, classes: int, 
 
     require_ordered(ordered, classes=classes)
 
-    pts = symmetrise(patches) if symmetrize else patches
+    pts = mirror_symmetrize(patches) if symmetrize else patches
     flat = pts.reshape(len(pts), -1).astype(float)
     k = max(1, min(pca_components, int(ordered.sum()) - 1, flat.shape[1]))
     feats = PCA(n_components=k, random_state=seed).fit(flat[ordered]).transform(flat)
@@ -298,7 +298,7 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
 
 def _subclasses(patches: np.ndarray, labels: np.ndarray, ordered: np.ndarray, sub: tuple[int, int],
                 cfg: ClassifyConfig) -> np.ndarray:
-    """Second clustering inside one class on unsymmetrised patches; -1 for atoms of other classes."""
+    """Second clustering inside one class on unsymmetrized patches; -1 for atoms of other classes."""
     cls, n = sub
     inside = labels == cls
     out = np.full(len(labels), -1, int)

@@ -1,7 +1,7 @@
 """Label-free particle segmentation of images and movies, tuned by multi-objective BO.
 
 :func:`segment_image` chooses the parameters of the classical pipeline of
-:mod:`rewardscope.segment.classical` in two small studies on the generic optimiser:
+:mod:`rewardscope.segment.classical` in two small studies on the generic optimizer:
 
 1. **foreground**: the Gaussian width ``sigma_px`` (log scale) against the rewards
    ``overlap`` and ``ambiguity`` of :mod:`rewardscope.rewards.particles` (the threshold is
@@ -11,12 +11,12 @@
    ``concavity`` and ``cuts`` (skipped when every region is convex).
 
 Each study keeps its Pareto front and picks one point (Euclidean or Chebyshev distance
-to the ideal on min-max normalised objectives). No annotation is used anywhere.
+to the ideal on min-max normalized objectives). No annotation is used anywhere.
 
-:func:`segment_movie` optimises on the first frame, reuses the parameters on later
-frames (cheap: one smoothing, threshold and label per frame), and re-optimises (warm
+:func:`segment_movie` optimizes on the first frame, reuses the parameters on later
+frames (cheap: one smoothing, threshold and label per frame), and re-optimizes (warm
 started from the current parameters) only when a frame's foreground rewards get worse
-than ``reoptimise_tolerance`` relative to the frame they were chosen on and a probe at
+than ``reoptimize_tolerance`` relative to the frame they were chosen on and a probe at
 25 % smaller and larger widths shows that the parameters, not only the scene, went
 stale (otherwise the reference values are just updated). Frames are read
 lazily (:func:`rewardscope.io.open_stack`) and label images can be streamed to a TIFF,
@@ -54,7 +54,7 @@ from rewardscope.segment.classical import ClassicalState, Segmentation
 from rewardscope.segment.measure import measure_particles
 from rewardscope.segment.postprocess import CONVEX_SOLIDITY, solidities, split_touching
 from rewardscope.units import Length, parse_length
-from rewardscope.workflows.base import Optimised, Workflow, optimise
+from rewardscope.workflows.base import Optimized, Workflow, optimize
 
 
 class SegmentConfig(BaseModel):
@@ -73,7 +73,7 @@ class SegmentConfig(BaseModel):
                               "touching particles).")
     sampler: Literal["tpe", "gp", "nsga2"] = Field("tpe", description="Optuna sampler: tpe, gp or nsga2.")
     select: Literal["euclidean", "chebyshev"] = Field("euclidean", description="Rule choosing one Pareto point.")
-    seed: int = Field(0, description="Random seed of the optimiser.")
+    seed: int = Field(0, description="Random seed of the optimizer.")
     sigma_range_px: tuple[float, float] = Field((0.5, 16.0), description="Search range of the Gaussian width, px.")
     split_depth_range_px: tuple[float, float] = Field((1.0, 16.0), description="Search range of the watershed "
                                                       "split depth, px.")
@@ -83,10 +83,10 @@ class SegmentConfig(BaseModel):
                                      "size_outliers number only.")
     ambiguity_band: float = Field(AMBIGUITY_BAND, gt=0, lt=0.5, description="Half-width of the ambiguous band "
                                   "around the threshold, in units of the particle/support mean gap.")
-    reoptimise_tolerance: float = Field(0.25, gt=0, description="Movies: re-optimise when a frame's overlap or "
+    reoptimize_tolerance: float = Field(0.25, gt=0, description="Movies: re-optimize when a frame's overlap or "
                                         "ambiguity is this much (relative) worse than on the frame the "
                                         "parameters were chosen on.")
-    reoptimise_trials: int = Field(20, ge=2, le=10_000, description="Movies: trials of a re-optimisation "
+    reoptimize_trials: int = Field(20, ge=2, le=10_000, description="Movies: trials of a re-optimization "
                                    "(warm-started from the current parameters).")
     drift: bool = Field(True, description="Movies: measure stage drift and add frame-0 coordinates "
                         "x_aligned, y_aligned.")
@@ -97,7 +97,7 @@ class SegmentConfig(BaseModel):
 
 @dataclass
 class ParticleResult(Result):
-    """Particles of an image or movie with the optimisation that chose the parameters.
+    """Particles of an image or movie with the optimization that chose the parameters.
 
     Tables: ``particles`` (frame, label, x, y px, area_px, equivalent_diameter_px,
     [area_nm2, equivalent_diameter_nm], eccentricity, mean_intensity, touches_border),
@@ -140,7 +140,7 @@ class ForegroundWorkflow(Workflow):
         return SearchSpace([FloatParam("sigma_px", lo, hi, log=True)])
 
     def prepare(self, image: np.ndarray) -> ClassicalState:
-        """Validate and normalise (particles bright)."""
+        """Validate and normalize (particles bright)."""
         return classical.prepare(image, polarity=self.config.polarity)
 
     def run(self, state: ClassicalState, params: dict[str, Any]) -> Segmentation:
@@ -238,11 +238,11 @@ class _Chosen:
     segmentation: Segmentation
     trials: pd.DataFrame
     pareto: pd.DataFrame
-    studies: dict[str, Optimised]
+    studies: dict[str, Optimized]
     seconds: float
 
 
-def _stage_table(opt: Optimised, stage: str, which: str) -> pd.DataFrame:
+def _stage_table(opt: Optimized, stage: str, which: str) -> pd.DataFrame:
     table = (opt.study.trials if which == "trials" else opt.study.pareto).copy()
     table.insert(0, "stage", stage)
     return table
@@ -254,18 +254,18 @@ def _choose(state: ClassicalState, config: SegmentConfig, context: ParticleRewar
     t0 = time.perf_counter()
     fg_wf = ForegroundWorkflow(config=config, context=context)
     warm_fg = [{"sigma_px": warm["sigma_px"]}] if warm else None
-    fg = optimise(fg_wf, None, state=state, n_trials=n_trials, sampler=config.sampler, seed=config.seed,
+    fg = optimize(fg_wf, None, state=state, n_trials=n_trials, sampler=config.sampler, seed=config.seed,
                   selection=config.select, warm_start=warm_fg, progress=progress,
-                  stage=f"optimising smoothing ({config.sampler})")
+                  stage=f"optimizing smoothing ({config.sampler})")
     seg: Segmentation = fg.output
     studies = {"foreground": fg}
     params = dict(fg.study.best_params)
     if config.split_trials > 0 and _has_concave_region(seg.labels):
         sp_wf = SplitWorkflow(config=config, context=context)
         warm_sp = [{"split_depth_px": warm["split_depth_px"]}] if warm and warm.get("split_depth_px") else None
-        sp = optimise(sp_wf, seg, n_trials=max(2, config.split_trials), sampler=config.sampler, seed=config.seed,
+        sp = optimize(sp_wf, seg, n_trials=max(2, config.split_trials), sampler=config.sampler, seed=config.seed,
                       selection=config.select, warm_start=warm_sp, progress=progress,
-                      stage=f"optimising split depth ({config.sampler})")
+                      stage=f"optimizing split depth ({config.sampler})")
         seg = sp.output
         studies["split"] = sp
         params.update(sp.study.best_params)
@@ -301,7 +301,7 @@ def _common_summary(config: SegmentConfig, context: ParticleRewardContext, pixel
 
 def segment_image(image: Any, *, config: SegmentConfig | None = None, progress: ProgressArg = False,
                   **overrides: Any) -> ParticleResult:
-    """Segment the particles of one image with label-free, optimised parameters.
+    """Segment the particles of one image with label-free, optimized parameters.
 
     Parameters
     ----------
@@ -346,7 +346,7 @@ def segment_image(image: Any, *, config: SegmentConfig | None = None, progress: 
     summary = _common_summary(cfg, context, pixel_size, chosen)
     summary.update({"n_particles": int(len(particles)), "n_split": seg.n_split,
                     "foreground_fraction": float(seg.foreground.mean()), "threshold": seg.threshold,
-                    "seconds": {"optimise": chosen.seconds, "total": time.perf_counter() - t0}})
+                    "seconds": {"optimize": chosen.seconds, "total": time.perf_counter() - t0}})
     return ParticleResult(tables={"particles": particles, "trials": chosen.trials, "pareto": chosen.pareto},
                           arrays={"masks": seg.labels}, summary=summary, image=state.raw, pixel_size=pixel_size,
                           extras={"segmentation": seg, "studies": chosen.studies, "context": context})
@@ -417,7 +417,7 @@ def _locally_optimal(state: ClassicalState, params: Mapping[str, Any], values: M
 
 
 def _frame_row(frame: int, table: pd.DataFrame, seg: Segmentation, values: Mapping[str, float],
-               params: Mapping[str, Any], reoptimised: bool, pixel_size: Length | None) -> dict[str, Any]:
+               params: Mapping[str, Any], reoptimized: bool, pixel_size: Length | None) -> dict[str, Any]:
     inner = table[~table["touches_border"]]
     row: dict[str, Any] = {
         "frame": frame, "n_particles": int(len(table)), "n_interior": int(len(inner)),
@@ -425,7 +425,7 @@ def _frame_row(frame: int, table: pd.DataFrame, seg: Segmentation, values: Mappi
         "mean_equivalent_diameter_px": float(inner["equivalent_diameter_px"].mean()) if len(inner) else float("nan"),
         "foreground_fraction": float(seg.foreground.mean()), **values,
         "sigma_px": float(params["sigma_px"]), "split_depth_px": params.get("split_depth_px"),
-        "reoptimised": reoptimised,
+        "reoptimized": reoptimized,
     }
     if pixel_size is not None:
         nm = pixel_size.nm
@@ -437,7 +437,7 @@ def _frame_row(frame: int, table: pd.DataFrame, seg: Segmentation, values: Mappi
 def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | Path, *,
                   config: SegmentConfig | None = None, masks_path: str | Path | None = None,
                   progress: ProgressArg = None, **overrides: Any) -> ParticleResult:
-    """Segment every frame of a movie, optimising on the first and re-optimising when needed.
+    """Segment every frame of a movie, optimizing on the first and re-optimizing when needed.
 
     Parameters
     ----------
@@ -458,7 +458,7 @@ def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | P
     ParticleResult
         Tables ``particles`` (all frames; with drift also ``x_aligned, y_aligned``),
         ``timeseries`` (per frame: count, interior count, mean area and diameter of
-        particles not cut by the border, rewards, parameters, ``reoptimised``, ``rechecked``), ``trials``
+        particles not cut by the border, rewards, parameters, ``reoptimized``, ``rechecked``), ``trials``
         and ``pareto`` (with ``frame``), optionally ``drift``; ``masks`` when not streamed.
 
     Raises
@@ -498,7 +498,7 @@ def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | P
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     summary = _common_summary(cfg, context, pixel_size, chosen_first)
     summary.update({
-        "n_frames": len(stack), "frame_shape": list(stack.frame_shape), "n_reoptimisations": n_reopt,
+        "n_frames": len(stack), "frame_shape": list(stack.frame_shape), "n_reoptimizations": n_reopt,
         "mean_particles_per_frame": float(timeseries["n_particles"].mean()),
         "masks": "streamed to file" if masks_path is not None else "in memory",
         "seconds": {"drift": t_drift, "segmentation": t_seg, "total": total},
@@ -524,7 +524,7 @@ def _drift(stack: LazyStack, cfg: SegmentConfig, progress: ProgressCallback) -> 
 
 def _segment_frames(stack: LazyStack, cfg: SegmentConfig, context: ParticleRewardContext,
                     pixel_size: Length | None, sink: _MaskSink, progress: ProgressCallback) -> tuple:
-    """The per-frame loop: reuse parameters, re-optimise when the rewards drop; one progress unit per frame."""
+    """The per-frame loop: reuse parameters, re-optimize when the rewards drop; one progress unit per frame."""
     t0 = time.perf_counter()
     tables, rows, trials, pareto = [], [], [], []
     chosen_first: _Chosen | None = None
@@ -534,27 +534,27 @@ def _segment_frames(stack: LazyStack, cfg: SegmentConfig, context: ParticleRewar
     advance = start_stage(progress, "segmenting frames", total=len(stack), unit="frames")
     for i in range(len(stack)):
         state = classical.prepare(stack[i], polarity=cfg.polarity, name=f"frame {i} of {stack.name}")
-        reoptimised = rechecked = False
+        reoptimized = rechecked = False
         if chosen is None:
             chosen = chosen_first = _choose(state, cfg, context, n_trials=cfg.trials, warm=None)
             seg, values = chosen.segmentation, dict(chosen.reference)
         else:
             seg = classical.run(state, chosen.params, min_area_px=context.min_area_px)
             values = {k: float(fn(seg, context)) for k, fn in FOREGROUND_REWARDS.items()}
-            if _worse(values, chosen.reference, cfg.reoptimise_tolerance) and \
+            if _worse(values, chosen.reference, cfg.reoptimize_tolerance) and \
                     _locally_optimal(state, chosen.params, values, context, cfg):
                 chosen = replace(chosen, reference=dict(values))  # the scene changed, not the best width
                 rechecked = True
-            elif _worse(values, chosen.reference, cfg.reoptimise_tolerance):
-                chosen = _choose(state, cfg, context, n_trials=cfg.reoptimise_trials, warm=chosen.params)
-                seg, values, reoptimised = chosen.segmentation, dict(chosen.reference), True
+            elif _worse(values, chosen.reference, cfg.reoptimize_tolerance):
+                chosen = _choose(state, cfg, context, n_trials=cfg.reoptimize_trials, warm=chosen.params)
+                seg, values, reoptimized = chosen.segmentation, dict(chosen.reference), True
                 n_reopt += 1
-        if i == 0 or reoptimised:
+        if i == 0 or reoptimized:
             trials.append(chosen.trials.assign(frame=i))
             pareto.append(chosen.pareto.assign(frame=i))
         table = measure_particles(seg.labels, state.raw, pixel_size=pixel_size, frame=i)
         tables.append(table)
-        rows.append(_frame_row(i, table, seg, values, chosen.params, reoptimised, pixel_size))
+        rows.append(_frame_row(i, table, seg, values, chosen.params, reoptimized, pixel_size))
         rows[-1]["rechecked"] = rechecked
         sink.add(seg.labels)
         advance()
