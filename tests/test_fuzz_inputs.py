@@ -268,6 +268,14 @@ def _memory_bounded():
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+def _python_default_warnings() -> None:
+    """The warning filters of a plain ``python`` run (pytest shows more)."""
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.simplefilter("ignore", category)
+
+
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """What Python does with a warning outside pytest: print it, raw, on stderr."""
     sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
@@ -286,9 +294,7 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(), \
                 _memory_bounded():
-            warnings.resetwarnings()  # Python's defaults, and printed raw on stderr as outside pytest
-            warnings.simplefilter("default")
-            warnings.simplefilter("ignore", DeprecationWarning)
+            _python_default_warnings()
             warnings.showwarning = _print_warning
             main(args)
         code = 0

@@ -217,3 +217,21 @@ def test_damaged_frame_fails_when_read_naming_the_file(tmp_path):
 def test_as_stack_rejects_text():
     with pytest.raises(ImageValueError, match="real numbers"):
         as_stack(np.full((2, 8, 8), "a"))
+
+
+def test_compressed_tiff_stack_closes_its_file(tmp_path):
+    import gc
+
+    path = tmp_path / "z.tif"
+    tifffile.imwrite(path, (MOVIE * 1000).astype(np.uint16), compression="zlib")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        stack = open_stack(path)
+        stack[1]
+        del stack
+        gc.collect()
+        with open_stack(path) as stack:
+            frame = stack[2]
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    np.testing.assert_array_equal(frame, (MOVIE[2] * 1000).astype(np.uint16))

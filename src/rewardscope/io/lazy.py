@@ -16,7 +16,8 @@ never printed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,9 @@ class LazyStack:
         :class:`~rewardscope.errors.FileFormatError` naming it).
     metadata : dict, optional
         What the reader recorded (e.g. ``signal``, ``signals``, ``signals_in_file``).
+    closer : callable, optional
+        Releases the source (e.g. closes the file of a compressed TIFF); called by
+        :meth:`close`, at the end of a ``with`` block, or when the stack is garbage-collected.
 
     Attributes
     ----------
@@ -61,7 +65,8 @@ class LazyStack:
     """
 
     def __init__(self, source: Any, *, pixel_size: Length | None = None, path: Path | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 metadata: dict[str, Any] | None = None, closer: Callable[[], None] | None = None) -> None:
+        self._closer = closer
         shape = tuple(int(s) for s in source.shape)
         while len(shape) > 3 and shape[0] == 1:
             source, shape = source[0], shape[1:]
@@ -133,6 +138,22 @@ class LazyStack:
         for _, block in self.batches():
             yield from block
 
+    def close(self) -> None:
+        """Release the source's open file, if it holds one (frames cannot be read afterwards)."""
+        closer, self._closer = getattr(self, "_closer", None), None
+        if closer is not None:
+            closer()
+
+    def __enter__(self) -> LazyStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
     def __repr__(self) -> str:
         return f"LazyStack({self.name!r}, shape={self.shape}, pixel_size={self.pixel_size})"
 
@@ -165,7 +186,9 @@ def _tiff_pixel_size(tif: tifffile.TiffFile) -> Length | None:
     return None
 
 
-def _open_tiff(path: Path) -> tuple[Any, Length | None]:
+def _open_tiff(path: Path) -> tuple[Any, Length | None, Callable[[], None] | None]:
+    """(memory map or zarr array, pixel size, closer of the zarr store's file or None)."""
+    closer = None
     tif = tifffile.TiffFile(path)
     try:
         series = tif.series
@@ -180,10 +203,12 @@ def _open_tiff(path: Path) -> tuple[Any, Length | None]:
         except ValueError:  # compressed or tiled: go through the zarr store
             import zarr
 
-            source = zarr.open(series[0].aszarr(), mode="r")
+            store = series[0].aszarr()
+            closer = store.close
+            source = zarr.open(store, mode="r")
     finally:
         tif.close()
-    return source, pixel_size
+    return source, pixel_size, closer
 
 
 def open_stack(path: str | Path | np.ndarray | Sequence[np.ndarray], *,
@@ -231,29 +256,36 @@ def open_stack(path: str | Path | np.ndarray | Sequence[np.ndarray], *,
         img = read_image(path, signal=signal)
         return LazyStack(img.data, pixel_size=user_ps or img.pixel_size, path=path, metadata=img.metadata)
     check_signal(signal, 1, path)
-    with read_guard(path):
-        source, file_ps = _open_lazy(path)
-    return LazyStack(source, pixel_size=user_ps or file_ps, path=path,
-                     metadata={"signal": 0, "signals_in_file": 1})
+    opened: list[Callable[[], None]] = []
+    try:
+        with read_guard(path):
+            source, file_ps, closer = _open_lazy(path)
+            opened += [closer] if closer is not None else []
+        return LazyStack(source, pixel_size=user_ps or file_ps, path=path,
+                         metadata={"signal": 0, "signals_in_file": 1}, closer=closer)
+    except BaseException:
+        for close in opened:  # a file found damaged, or frames of an unusable shape: do not leak its handle
+            close()
+        raise
 
 
-def _open_lazy(path: Path) -> tuple[Any, Length | None]:
-    """(indexable source, file's pixel size) of a TIFF, ``.npy`` or zarr movie."""
+def _open_lazy(path: Path) -> tuple[Any, Length | None, Callable[[], None] | None]:
+    """(indexable source, file's pixel size, closer or None) of a TIFF, ``.npy`` or zarr movie."""
     if path.suffix.lower() in TIFF_SUFFIXES:
         check_exists(path)
         return _open_tiff(path)
     if path.suffix.lower() == ".npy":
         check_exists(path)
         check_npy(path)
-        return np.load(path, mmap_mode="r", allow_pickle=False), None
+        return np.load(path, mmap_mode="r", allow_pickle=False), None, None
     import zarr
 
     source = zarr.open_array(str(path), mode="r")
     nm = source.attrs.get("pixel_size_nm")
     try:
-        return source, (Length(float(nm), "nm") if nm else None)
+        return source, (Length(float(nm), "nm") if nm else None), None
     except InputError:
-        return source, None
+        return source, None, None
 
 
 def _in_memory(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
