@@ -129,7 +129,7 @@ def baseline(image: np.ndarray, context: AtomRewardContext):
         return {name: fn(atoms, context) for name, fn in ATOM_REWARDS.items()} | {"n_atoms": len(atoms)}
 
     t0 = time.perf_counter()
-    study = run_study(objective, space, objective_names=list(ATOM_REWARDS), n_trials=TRIALS, sampler="nsga2",
+    study = run_study(objective, space, objective_names=list(ATOM_REWARDS), trials=TRIALS, sampler="nsga2",
                       seed=0, sampler_options={"population_size": 100}, reference_point=[1.0, 1.0], progress=False)
     seconds = time.perf_counter() - t0
     return study, found[tuple(sorted(study.best_params.items()))], seconds

@@ -74,7 +74,7 @@ def test_optimizer_samples_every_covariance_type(sim):
     wf = AmorphousWorkflow(config=AmorphousConfig(), xy=sim.truth[["x", "y"]].to_numpy(),
                            pixel_size=sim.pixel_size, nn_px=7.3)
     res = run_study(lambda p: [p["threshold"], 1 - p["threshold"]], wf.search_space(),
-                    objective_names=["a", "b"], n_trials=20, seed=1, progress=False)
+                    objective_names=["a", "b"], trials=20, seed=1, progress=False)
     assert set(res.trials["covariance"]) == {"full", "tied", "diag", "spherical"}
     narrow = AmorphousWorkflow(config=AmorphousConfig(covariance_types=("diag",)), xy=wf.xy,
                                pixel_size=sim.pixel_size, nn_px=7.3)

@@ -74,7 +74,7 @@ def test_search_space_checks():
 
 @pytest.mark.parametrize("sampler", ["tpe", "gp", "nsga2"])
 def test_run_study_is_seeded_and_consistent(sampler):
-    kw = dict(objective_names=["f1", "f2"], n_trials=12, sampler=sampler, seed=3, progress=False)
+    kw = dict(objective_names=["f1", "f2"], trials=12, sampler=sampler, seed=3, progress=False)
     a = run_study(_obj, SPACE, **kw)
     b = run_study(_obj, SPACE, **kw)
     assert a.trials[["x", "k", "c", "f1", "f2"]].equals(b.trials[["x", "k", "c", "f1", "f2"]])
@@ -90,16 +90,16 @@ def test_run_study_is_seeded_and_consistent(sampler):
 def test_fixed_parameters_are_not_tuned():
     space = SearchSpace([FloatParam("x", 0.0, 1.0), FloatParam("y", 0.5, 0.5), IntParam("k", 3, 3)])
     res = run_study(lambda p: [p["x"] + p["y"], p["k"] - p["x"]], space, objective_names=["a", "b"],
-                    n_trials=5, progress=False)
+                    trials=5, progress=False)
     assert (res.trials["y"] == 0.5).all() and (res.trials["k"] == 3).all()
     assert set(res.study.trials[0].params) == {"x"}
     one = run_study(lambda p: [p["a"], p["n"]], SearchSpace.fixed_at({"a": 0.25, "n": 2}),
-                    objective_names=["f", "g"], n_trials=1, progress=False)
+                    objective_names=["f", "g"], trials=1, progress=False)
     assert one.best_params == {"a": 0.25, "n": 2}
 
 
 def test_run_study_seed_changes_trials():
-    kw = dict(objective_names=["f1", "f2"], n_trials=6, progress=False)
+    kw = dict(objective_names=["f1", "f2"], trials=6, progress=False)
     a = run_study(_obj, SPACE, seed=0, **kw)
     b = run_study(_obj, SPACE, seed=1, **kw)
     assert not np.allclose(a.trials["x"], b.trials["x"])
@@ -109,7 +109,7 @@ def test_tpe_beats_random_search():
     import optuna
 
     space = SearchSpace([FloatParam("x", 0.0, 1.0), FloatParam("y", 0.0, 1.0)])
-    kw = dict(objective_names=["a", "b"], n_trials=40, progress=False, reference_point=[1.0, 1.0])
+    kw = dict(objective_names=["a", "b"], trials=40, progress=False, reference_point=[1.0, 1.0])
     f = lambda p: [p["x"], 1 - p["x"] + 2 * p["y"]]  # noqa: E731  true front: y = 0, hypervolume 0.5
     tpe = run_study(f, space, seed=0, **kw)
     rnd = run_study(f, space, sampler=optuna.samplers.RandomSampler(seed=0), **kw)
@@ -128,21 +128,21 @@ def test_resume_stopped_study(tmp_path):
         return _obj(p)
 
     with pytest.raises(KeyboardInterrupt):
-        run_study(flaky, SPACE, objective_names=["f1", "f2"], n_trials=8, storage=db, progress=False)
-    first = run_study(_obj, SPACE, objective_names=["f1", "f2"], n_trials=3, storage=db, progress=False)
+        run_study(flaky, SPACE, objective_names=["f1", "f2"], trials=8, storage=db, progress=False)
+    first = run_study(_obj, SPACE, objective_names=["f1", "f2"], trials=3, storage=db, progress=False)
     assert len(first.trials) == 3  # nothing left to do: 3 trials were completed before the stop
-    res = run_study(_obj, SPACE, objective_names=["f1", "f2"], n_trials=8, storage=db, progress=False)
+    res = run_study(_obj, SPACE, objective_names=["f1", "f2"], trials=8, storage=db, progress=False)
     assert len(res.trials) == 8
     assert res.trials["x"].iloc[:3].tolist() == first.trials["x"].tolist()
     with pytest.raises(ParameterError):
-        run_study(_obj, SPACE, objective_names=["g1", "g2"], n_trials=9, storage=db, progress=False)
+        run_study(_obj, SPACE, objective_names=["g1", "g2"], trials=9, storage=db, progress=False)
 
 
 def test_warm_start_and_extras():
     def obj(p):
         return {"f1": p["x"], "f2": 1 - p["x"], "n_found": 7}
 
-    res = run_study(obj, SPACE, objective_names=["f1", "f2"], n_trials=4, progress=False,
+    res = run_study(obj, SPACE, objective_names=["f1", "f2"], trials=4, progress=False,
                     warm_start=[{"x": 0.25, "k": 2, "c": "b"}, {"x": 9.0, "k": 3, "c": "a"}])
     assert res.trials.loc[0, ["x", "k", "c"]].tolist() == [0.25, 2, "b"]
     assert res.trials.loc[1, "x"] == 1.0  # clipped into the space
@@ -151,13 +151,13 @@ def test_warm_start_and_extras():
 
 def test_bad_arguments():
     kw = dict(objective_names=["f1", "f2"], progress=False)
-    with pytest.raises(ParameterError, match="n_trials"):
-        run_study(_obj, SPACE, n_trials=0, **kw)
+    with pytest.raises(ParameterError, match="trials"):
+        run_study(_obj, SPACE, trials=0, **kw)
     with pytest.raises(ParameterError, match="sampler"):
-        run_study(_obj, SPACE, n_trials=2, sampler="cmaes", **kw)
+        run_study(_obj, SPACE, trials=2, sampler="cmaes", **kw)
     with pytest.raises(ParameterError, match="selection"):
-        run_study(_obj, SPACE, n_trials=2, selection="best", **kw)
+        run_study(_obj, SPACE, trials=2, selection="best", **kw)
     with pytest.raises(ParameterError, match="3 values"):
-        run_study(lambda p: [1, 2, 3], SPACE, n_trials=2, **kw)
+        run_study(lambda p: [1, 2, 3], SPACE, trials=2, **kw)
     with pytest.raises(ParameterError, match="finite"):
-        run_study(lambda p: [np.nan, 1], SPACE, n_trials=2, **kw)
+        run_study(lambda p: [np.nan, 1], SPACE, trials=2, **kw)

@@ -36,7 +36,7 @@ def test_tpe_study_unchanged_by_the_patch():
     def objective(p):
         return [(p["x"] - 0.3) ** 2 + p["y"], (p["y"] - 0.6) ** 2 + p["x"]]
 
-    patched = run_study(objective, space, objective_names=["a", "b"], n_trials=40, seed=3, progress=False)
+    patched = run_study(objective, space, objective_names=["a", "b"], trials=40, seed=3, progress=False)
     study = optuna.create_study(directions=["minimize"] * 2,
                                 sampler=optuna.samplers.TPESampler(seed=3, multivariate=True))
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -130,9 +130,9 @@ def test_start_stage_and_track_report_every_unit():
 def test_run_study_reports_each_trial_and_keeps_bool_progress():
     rec = Recorder()
     space = SearchSpace([FloatParam("x", 0.0, 1.0)])
-    run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"], n_trials=7, progress=rec)
+    run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"], trials=7, progress=rec)
     assert rec.calls == [("optimizing (tpe)", d, 7) for d in range(8)]
-    res = run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"], n_trials=3, progress=False)
+    res = run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"], trials=3, progress=False)
     assert len(res.trials) == 3
 
 

@@ -134,7 +134,7 @@ def test_pareto_of_a_real_study():
     from rewardscope.optimize import FloatParam, SearchSpace, run_study
 
     res = run_study(lambda p: [p["x"], (1 - p["x"]) ** 2 + (50.0 if p["x"] > 0.97 else 0.0)],
-                    SearchSpace([FloatParam("x", 0.0, 1.0)]), objective_names=["a", "b"], n_trials=30,
+                    SearchSpace([FloatParam("x", 0.0, 1.0)]), objective_names=["a", "b"], trials=30,
                     progress=False, seed=1)
     fig = plot_pareto(res, title="toy")
     ax = fig.axes[0]

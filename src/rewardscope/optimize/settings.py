@@ -20,7 +20,7 @@ class StudySettings(BaseModel):
     --------
     >>> StudySettings(trials=50).sampler
     'tpe'
-    >>> StudySettings().study_kwargs()["n_trials"]
+    >>> StudySettings().study_kwargs()["trials"]
     200
     """
 
@@ -38,5 +38,5 @@ class StudySettings(BaseModel):
 
     def study_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`rewardscope.optimize.run_study` for these settings."""
-        return {"n_trials": self.trials, "sampler": self.sampler, "selection": self.selection, "seed": self.seed,
+        return {"trials": self.trials, "sampler": self.sampler, "selection": self.selection, "seed": self.seed,
                 "storage": self.storage, "study_name": self.study_name, "sampler_options": self.sampler_options}

@@ -71,7 +71,7 @@ class StudyResult:
     --------
     >>> from rewardscope.optimize import FloatParam, SearchSpace, run_study
     >>> res = run_study(lambda p: [p["x"], (1 - p["x"]) ** 2], SearchSpace([FloatParam("x", 0, 1)]),
-    ...                 objective_names=["a", "b"], n_trials=5, progress=False)
+    ...                 objective_names=["a", "b"], trials=5, progress=False)
     >>> len(res.trials)
     5
     """
@@ -189,10 +189,10 @@ def _split_output(out: Any, names: Sequence[str]) -> tuple[list[float], dict[str
     return vals, {}
 
 
-def _check_args(n_trials: int, objective_names: Sequence[str], selection: str,
+def _check_args(trials: int, objective_names: Sequence[str], selection: str,
                 reference_point: Sequence[float] | None) -> None:
-    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
-        raise ParameterError(f"n_trials must be a positive integer, got {n_trials!r}")
+    if not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ParameterError(f"trials must be a positive integer, got {trials!r}")
     if not objective_names or len(set(objective_names)) != len(objective_names):
         raise ParameterError(f"objective names must be unique and non-empty, got {list(objective_names)}")
     if selection not in SELECTION_RULES:
@@ -202,7 +202,7 @@ def _check_args(n_trials: int, objective_names: Sequence[str], selection: str,
 
 
 def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequence[str],
-              n_trials: int = 200, sampler: str | Any = "tpe", seed: int | None = 0,
+              trials: int = 200, sampler: str | Any = "tpe", seed: int | None = 0,
               selection: str = "euclidean", storage: str | Path | None = None,
               study_name: str | None = None, warm_start: Sequence[Mapping[str, Any]] | None = None,
               progress: ProgressArg = True, reference_point: Sequence[float] | None = None,
@@ -219,7 +219,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
         Parameters to tune.
     objective_names : sequence of str
         Names of the objectives (columns of the tables).
-    n_trials : int
+    trials : int
         Total number of trials of the study. A resumed study only runs the ones missing
         (completed trials count; failed or interrupted ones are run again).
     sampler : {"tpe", "gp", "nsga2"} or optuna sampler
@@ -235,7 +235,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
         Name of the study inside ``storage`` (default ``"rewardscope"``).
     warm_start : sequence of dict, optional
         Parameter sets evaluated first (clipped into the space), e.g. the Pareto set of
-        the previous frame; they count towards ``n_trials``.
+        the previous frame; they count towards ``trials``.
     progress : bool or callable
         ``True``: progress on stderr (a bar on a terminal, log lines elsewhere);
         ``False``/``None``: silent; or a callback ``progress(stage, done, total)``
@@ -254,20 +254,20 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
     Raises
     ------
     ParameterError
-        Bad ``n_trials``, sampler, selection, names, or no trial produced finite values.
+        Bad ``trials``, sampler, selection, names, or no trial produced finite values.
 
     Examples
     --------
     >>> from rewardscope.optimize import FloatParam, SearchSpace
     >>> space = SearchSpace([FloatParam("x", 0.0, 1.0)])
     >>> res = run_study(lambda p: [p["x"], 1 - p["x"]], space, objective_names=["a", "b"],
-    ...                 n_trials=10, progress=False)
+    ...                 trials=10, progress=False)
     >>> bool(res.pareto["selected"].sum() == 1)
     True
     """
     import optuna
 
-    _check_args(n_trials, objective_names, selection, reference_point)
+    _check_args(trials, objective_names, selection, reference_point)
     names = list(objective_names)
     sampler_obj = make_sampler(sampler, seed=seed, options=sampler_options) if isinstance(sampler, str) else sampler
     start = time.perf_counter()
@@ -278,7 +278,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
         _check_resumed(study, names, space)
         study.set_metric_names(names)
         done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-        remaining = max(0, int(n_trials) - done)
+        remaining = max(0, int(trials) - done)
         for params in list(warm_start or [])[:remaining]:
             clipped = space.clip(params)
             study.enqueue_trial({n: clipped[n] for n in space.tunable_names}, skip_if_exists=True)

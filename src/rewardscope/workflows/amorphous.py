@@ -35,6 +35,7 @@ from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, 
 from rewardscope.result import Result
 from rewardscope.rewards.regions import REGION_REWARDS
 from rewardscope.units import Length
+from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.base import Workflow, optimize
 from rewardscope.workflows.classify import (configure, neighbour_distance_px, read_atoms, species_clusters,
                                             window_side_px)
@@ -283,8 +284,9 @@ def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
         xy = atom_positions(table, min_atoms=max(cfg.classes, 10))
         nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
         wf = AmorphousWorkflow(config=cfg, xy=xy, pixel_size=ps, nn_px=nn)
-        opt = optimize(wf, arr, n_trials=cfg.trials, sampler=cfg.sampler, seed=cfg.seed, selection=cfg.select,
-                       storage=cfg.storage, study_name=cfg.study_name, progress=report)
+        opt = optimize(wf, arr, StudySettings(trials=cfg.trials, sampler=cfg.sampler, seed=cfg.seed,
+                                         selection=cfg.select, storage=cfg.storage, study_name=cfg.study_name),
+                       progress=report)
     out, state = opt.output, opt.state
     table = table.copy()
     table["class"] = state.classes

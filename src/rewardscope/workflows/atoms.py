@@ -50,6 +50,7 @@ from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, 
 from rewardscope.result import Result
 from rewardscope.rewards.atoms import ATOM_REWARDS, ER_FACTOR, AtomReward, AtomRewardContext
 from rewardscope.units import Length, parse_length
+from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.base import Workflow, optimize
 from rewardscope.workflows.plausibility import (Checks, cell_size_problem, cell_size_px, count_problem, order_problem,
                                                 outside_problem)
@@ -256,9 +257,10 @@ def atom_methods() -> list[str]:
 def _log_star(image: np.ndarray, config: AtomsConfig, context: AtomRewardContext,
               options: MethodOptions) -> MethodOutput:
     wf = LogStarWorkflow(config=config, context=context, sigma_scale=options.sigma_scale, rewards=options.rewards)
-    out = optimize(wf, image, n_trials=config.trials, sampler=config.sampler, seed=config.seed,
-                   selection=config.select, storage=config.storage, study_name=config.study_name,
-                   warm_start=options.warm_start, progress=options.progress, sampler_options=config.sampler_options)
+    out = optimize(wf, image, StudySettings(trials=config.trials, sampler=config.sampler, seed=config.seed,
+                                           selection=config.select, storage=config.storage,
+                                           study_name=config.study_name, sampler_options=config.sampler_options),
+                   warm_start=options.warm_start, progress=options.progress)
     return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
 
 
@@ -266,7 +268,7 @@ def _log_fixed(image: np.ndarray, config: AtomsConfig, context: AtomRewardContex
                options: MethodOptions) -> MethodOutput:
     wf = LogStarWorkflow(config=config, context=context, sigma_scale=options.sigma_scale, rewards=options.rewards,
                          fixed=fixed_log_params(config, options.sigma_scale))
-    out = optimize(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=options.progress,
+    out = optimize(wf, image, StudySettings(trials=1, seed=config.seed, selection=config.select), progress=options.progress,
                    stage="LoG at fixed parameters")
     return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
 

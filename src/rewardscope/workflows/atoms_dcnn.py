@@ -20,6 +20,7 @@ import pandas as pd
 from rewardscope.optimize import SearchSpace
 from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent
 from rewardscope.rewards.atoms import ATOM_REWARDS
+from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.base import Workflow, optimize
 
 #: Matching tolerance against the oracle, times the smallest ideal column distance.
@@ -64,7 +65,7 @@ def dcnn_method(image: np.ndarray, config: Any, context: Any, options: Any) -> A
 
     wf = DcnnWorkflow(context=context, pixel_size=context.pixel_size, ensemble=int(getattr(config, "ensemble", 1)),
                       rewards=options.rewards)
-    out = optimize(wf, image, n_trials=1, seed=config.seed, selection=config.select, progress=options.progress,
+    out = optimize(wf, image, StudySettings(trials=1, seed=config.seed, selection=config.select), progress=options.progress,
                    stage="DCNN peaks")
     return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
 

@@ -4,8 +4,14 @@ A workflow (atoms, particles, amorphous regions, your own) says what to tune
 (:meth:`Workflow.search_space`), does the parameter-independent work once
 (:meth:`Workflow.prepare`), produces an output cheaply per parameter set
 (:meth:`Workflow.run`) and scores it with reward functions ``(output, context) -> float``
-(all minimised). :func:`optimize` runs that loop with :func:`rewardscope.optimize.run_study`
-and returns the study plus the output at the chosen parameters.
+(all minimised); an optional :meth:`Workflow.finish` refines the chosen output (Gaussian
+fits, the lattice prior, a second study) and :meth:`Workflow.to_result` packs it into a
+:class:`~rewardscope.result.Result`.
+
+:func:`run_workflow` is the one driver: it loads the input (:func:`rewardscope.io.load_input`),
+prepares, runs the study with the config's :class:`~rewardscope.optimize.StudySettings`,
+finishes, and writes the summary with one schema (:func:`study_summary`).
+:func:`optimize` is the loop alone (prepare + study + the output at the chosen point).
 
 Examples
 --------
@@ -18,9 +24,9 @@ Examples
 ...     def run(self, state, params): return state > params["t"]
 >>> wf = Threshold(rewards={"too_many": lambda m, c: abs(m.mean() - c) if m.mean() > c else 0.0,
 ...                         "too_few": lambda m, c: abs(m.mean() - c) if m.mean() < c else 0.0}, context=0.25)
->>> out = optimize(wf, np.linspace(0, 1, 64).reshape(8, 8), n_trials=20, progress=False)
->>> bool(abs(out.output.mean() - 0.25) < 0.1)
-True
+>>> res = run_workflow(wf, np.linspace(0, 1, 64).reshape(8, 8), StudySettings(trials=20), progress=False)
+>>> bool(abs(res.arrays["output"].mean() - 0.25) < 0.1), res.summary["objectives"]
+(True, ['too_many', 'too_few'])
 """
 
 from __future__ import annotations
@@ -32,8 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from rewardscope.errors import ParameterError
+from rewardscope.io.load import Input, load_input
 from rewardscope.optimize import SearchSpace, StudyResult, run_study
+from rewardscope.optimize.settings import StudySettings
+from rewardscope.result import Result
 from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope
 
 Reward = Callable[[Any, Any], float]
@@ -96,6 +108,33 @@ class Workflow:
         values.update(self.describe(output))
         return values
 
+    def load(self, source: Any, pixel_size: Any = None) -> Input:
+        """The input as :func:`rewardscope.io.load_input` gives it (one 2-D image by default)."""
+        return load_input(source, pixel_size)
+
+    def finish(self, output: Any, *, state: Any, inp: Input, progress: ProgressCallback) -> tuple[Any, dict[str, Any]]:
+        """Work after the study on the chosen output (refinement, lattice prior, a second study).
+
+        Returns the final output and extra summary entries; by default both unchanged / empty.
+        """
+        return output, {}
+
+    def to_result(self, output: Any, *, study: StudyResult, inp: Input, summary: dict[str, Any]) -> Result:
+        """Pack the final output into a :class:`~rewardscope.result.Result`.
+
+        By default: a DataFrame output becomes the table ``output``, an array the array
+        ``output``; the tables ``trials`` and ``pareto`` and the study are always kept.
+        """
+        tables: dict[str, pd.DataFrame] = {"trials": study.trials, "pareto": study.pareto}
+        arrays: dict[str, np.ndarray] = {}
+        if isinstance(output, pd.DataFrame):
+            tables = {"output": output, **tables}
+        elif isinstance(output, np.ndarray):
+            arrays["output"] = output
+        image = inp.image if isinstance(inp.image, np.ndarray) else None
+        return Result(tables=tables, arrays=arrays, summary=summary, image=image, pixel_size=inp.pixel_size,
+                      extras={"study": study, "output": output})
+
 
 @dataclass
 class Optimized:
@@ -119,11 +158,9 @@ class Optimized:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def optimize(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: str = "tpe", seed: int | None = 0,
-             selection: str = "euclidean", storage: str | Path | None = None, study_name: str | None = None,
+def optimize(workflow: Workflow, image: Any, settings: StudySettings | None = None, *,
              warm_start: Sequence[Mapping[str, Any]] | None = None, progress: ProgressArg = True,
-             sampler_options: Mapping[str, Any] | None = None, state: Any = None,
-             stage: str | None = None) -> Optimized:
+             state: Any = None, stage: str | None = None) -> Optimized:
     """Prepare once, optimize the workflow's rewards, and run it at the chosen point.
 
     Parameters
@@ -131,28 +168,31 @@ def optimize(workflow: Workflow, image: Any, *, n_trials: int = 200, sampler: st
     workflow : Workflow
     image : object
         Whatever :meth:`Workflow.prepare` takes (usually a 2-D array).
-    n_trials, sampler, seed, selection, storage, study_name, warm_start, sampler_options, stage
-        As in :func:`rewardscope.optimize.run_study`.
+    settings : StudySettings, optional
+        Trials, sampler, selection rule, seed, storage (default: ``StudySettings()``).
+    warm_start : sequence of dict, optional
+        Parameter sets tried first (e.g. the previous frame's Pareto set).
     progress : bool or callable
         ``True``: progress on stderr; ``False``/``None``: silent; or a callback
         ``progress(stage, done, total)`` (:mod:`rewardscope.progress`), which gets the
         preparation's stages (where :meth:`Workflow.prepare` reports any) and the trials.
     state : object, optional
         An already prepared state (skips :meth:`Workflow.prepare`).
+    stage : str, optional
+        Label of the trials' progress stage.
 
     Returns
     -------
     Optimized
     """
+    settings = settings or StudySettings()
     t0 = time.perf_counter()
     with progress_scope(progress) as report:
         state = _prepare(workflow, image, report) if state is None else state
         t1 = time.perf_counter()
         study = run_study(lambda params: workflow.evaluate(workflow.run(state, params)), workflow.search_space(),
-                          objective_names=workflow.objective_names, n_trials=n_trials, sampler=sampler, seed=seed,
-                          selection=selection, storage=storage, study_name=study_name, warm_start=warm_start,
-                          progress=report, reference_point=workflow.reference_point,
-                          sampler_options=sampler_options, stage=stage)
+                          objective_names=workflow.objective_names, warm_start=warm_start, progress=report,
+                          reference_point=workflow.reference_point, stage=stage, **settings.study_kwargs())
     t2 = time.perf_counter()
     output = workflow.run(state, study.best_params)
     t3 = time.perf_counter()
@@ -165,3 +205,79 @@ def _prepare(workflow: Workflow, image: Any, progress: ProgressCallback) -> Any:
     if "progress" in inspect.signature(workflow.prepare).parameters:
         return workflow.prepare(image, progress=progress)
     return workflow.prepare(image)
+
+
+def study_summary(study: StudyResult, settings: StudySettings) -> dict[str, Any]:
+    """The summary entries every study writes, with one schema for every workflow.
+
+    Keys: ``objectives`` (reward names), ``best_params``, ``best_values`` (reward values at
+    the chosen point), ``hypervolume`` with ``hypervolume_reference`` (None: min-max
+    normalized space), ``n_trials``, ``n_pareto`` and ``study`` (the settings).
+
+    Examples
+    --------
+    >>> from rewardscope.optimize import FloatParam, SearchSpace, run_study
+    >>> st = run_study(lambda p: [p["x"], 1 - p["x"]], SearchSpace([FloatParam("x", 0.0, 1.0)]),
+    ...                objective_names=["a", "b"], trials=5, progress=False)
+    >>> study_summary(st, StudySettings(trials=5))["objectives"]
+    ['a', 'b']
+    """
+    return {"objectives": list(study.objective_names), "best_params": dict(study.best_params),
+            "best_values": dict(study.best_values), "hypervolume": study.hypervolume,
+            "hypervolume_reference": study.reference_point, "n_trials": int(len(study.trials)),
+            "n_pareto": int(len(study.pareto)), "study": settings.model_dump(mode="json")}
+
+
+def _settings_of(config: Any) -> StudySettings:
+    if config is None:
+        return StudySettings()
+    if isinstance(config, StudySettings):
+        return config
+    settings = getattr(config, "study", None)
+    if not isinstance(settings, StudySettings):
+        raise ParameterError(f"{type(config).__name__} has no 'study' settings (StudySettings)")
+    return settings
+
+
+def run_workflow(workflow: Workflow, source: Any, config: Any = None, *,
+                 warm_start: Sequence[Mapping[str, Any]] | None = None, progress: ProgressArg = False,
+                 state: Any = None) -> Result:
+    """Load, prepare, optimize, finish and summarise one workflow on one input.
+
+    Parameters
+    ----------
+    workflow : Workflow
+        Search space, prepare/run (+ finish) and rewards.
+    source : path, array, ImageData, Input, ...
+        Anything :meth:`Workflow.load` takes (by default what :func:`rewardscope.io.load_input` takes).
+    config : pydantic model with ``study`` (and optionally ``pixel_size``), or StudySettings, optional
+        The workflow's config; its ``study`` settings drive the optimizer.
+    warm_start : sequence of dict, optional
+        Parameter sets tried first.
+    progress : bool or callable
+        As in :func:`optimize`; :meth:`Workflow.finish` gets it too.
+    state : object, optional
+        An already prepared state.
+
+    Returns
+    -------
+    Result
+        Whatever :meth:`Workflow.to_result` builds; ``summary`` holds :func:`study_summary`'s
+        keys, ``pixel_size_angstrom``, ``image_shape``, ``seconds`` and ``config``.
+    """
+    settings = _settings_of(config)
+    inp = workflow.load(source, getattr(config, "pixel_size", None))
+    with progress_scope(progress) as report:
+        opt = optimize(workflow, inp.image, settings, warm_start=warm_start, progress=report, state=state)
+        t0 = time.perf_counter()
+        output, extra = workflow.finish(opt.output, state=opt.state, inp=inp, progress=report)
+    seconds = dict(opt.seconds)
+    seconds["finish"] = time.perf_counter() - t0
+    seconds["total"] += seconds["finish"]
+    summary = {"workflow": type(workflow).__name__,
+               "pixel_size_angstrom": None if inp.pixel_size is None else inp.pixel_size.angstrom,
+               "image_shape": list(getattr(inp.image, "shape", ())), **study_summary(opt.study, settings),
+               "seconds": seconds, **extra}
+    if config is not None and hasattr(config, "model_dump") and not isinstance(config, StudySettings):
+        summary["config"] = config.model_dump(mode="json")
+    return workflow.to_result(output, study=opt.study, inp=inp, summary=summary)

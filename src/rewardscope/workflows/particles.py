@@ -54,6 +54,7 @@ from rewardscope.segment.classical import ClassicalState, Segmentation
 from rewardscope.segment.measure import measure_particles
 from rewardscope.segment.postprocess import CONVEX_SOLIDITY, solidities, split_touching
 from rewardscope.units import Length, parse_length
+from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.base import Optimized, Workflow, optimize
 
 
@@ -254,8 +255,8 @@ def _choose(state: ClassicalState, config: SegmentConfig, context: ParticleRewar
     t0 = time.perf_counter()
     fg_wf = ForegroundWorkflow(config=config, context=context)
     warm_fg = [{"sigma_px": warm["sigma_px"]}] if warm else None
-    fg = optimize(fg_wf, None, state=state, n_trials=n_trials, sampler=config.sampler, seed=config.seed,
-                  selection=config.select, warm_start=warm_fg, progress=progress,
+    fg = optimize(fg_wf, None, StudySettings(trials=n_trials, sampler=config.sampler, seed=config.seed,
+                                        selection=config.select), state=state, warm_start=warm_fg, progress=progress,
                   stage=f"optimizing smoothing ({config.sampler})")
     seg: Segmentation = fg.output
     studies = {"foreground": fg}
@@ -263,8 +264,8 @@ def _choose(state: ClassicalState, config: SegmentConfig, context: ParticleRewar
     if config.split_trials > 0 and _has_concave_region(seg.labels):
         sp_wf = SplitWorkflow(config=config, context=context)
         warm_sp = [{"split_depth_px": warm["split_depth_px"]}] if warm and warm.get("split_depth_px") else None
-        sp = optimize(sp_wf, seg, n_trials=max(2, config.split_trials), sampler=config.sampler, seed=config.seed,
-                      selection=config.select, warm_start=warm_sp, progress=progress,
+        sp = optimize(sp_wf, seg, StudySettings(trials=max(2, config.split_trials), sampler=config.sampler,
+                                          seed=config.seed, selection=config.select), warm_start=warm_sp, progress=progress,
                       stage=f"optimizing split depth ({config.sampler})")
         seg = sp.output
         studies["split"] = sp
