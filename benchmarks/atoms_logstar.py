@@ -36,7 +36,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from skimage.feature import blob_log  # noqa: E402
 
-from rewardscope.detect import scale_image, score_detections  # noqa: E402
+from rewardscope.detect import scale_image  # noqa: E402
+from rewardscope.metrics import MARGIN_PX, score_atoms  # noqa: E402
 from rewardscope.optimize import FloatParam, SearchSpace, run_study  # noqa: E402
 from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.rewards import ATOM_REWARDS, AtomRewardContext  # noqa: E402
@@ -57,13 +58,9 @@ CONFIGS = {
     "LoG* (NSGA-II, pop 100) + lattice prior": {"sampler": "nsga2", "sampler_options": {"population_size": 100},
                                                 "lattice_prior": True},
 }
-MARGIN_PX = 2.0
-
 
 def score(atoms: pd.DataFrame, sim) -> dict[str, float]:
-    tol = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
-    m = score_detections(atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
-                         tolerance_px=tol, margin_px=MARGIN_PX)
+    m = score_atoms(atoms, sim)
     return {"f1": m.f1, "precision": m.precision, "recall": m.recall, "rmse_px": m.rmse_px,
             "tp": m.tp, "fp": m.fp, "fn": m.fn}
 
@@ -236,7 +233,7 @@ def markdown(acc: pd.DataFrame, spd: pd.DataFrame, dfx: pd.DataFrame) -> str:
              "Gaussian fit lands within ~10-15 % of the bound. The lattice prior goes below it because it pools "
              "all columns: on these perfect lattices the estimated displacement spread is small and positions move "
              "onto the fitted sites.",
-             f"* Scoring ignores a {MARGIN_PX:g} px border (see `rewardscope.detect.evaluate`).", "",
+             f"* Scoring ignores a {MARGIN_PX:g} px border (see `rewardscope.metrics.score_atoms`).", "",
              "## What the lattice prior costs: vacancies (YBCO [100], 0.35 Å/px, 5 % of columns removed)", "",
              markdown_table(dfx), "",
              "Where noise hides a vacancy the prior reports a column there (precision drops); at low noise the "

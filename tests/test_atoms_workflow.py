@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardscope.cli.main import app
-from rewardscope.detect import score_detections
+from rewardscope.metrics import score_atoms
 from rewardscope.errors import CalibrationError, ImageValueError, ParameterError
 from rewardscope.io import write_tiff
 from rewardscope.rewards import quantity_error
@@ -21,9 +21,7 @@ FAST = dict(lattice="srtio3-001", pixel_size="0.35A", progress=False)
 
 
 def _score(result, sim):
-    tol = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
-    return score_detections(result.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
-                            tolerance_px=tol, margin_px=2.0)
+    return score_atoms(result.atoms, sim)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from rewardscope.cli.main import app
 from rewardscope.detect.dcnn import (AtomModel, _tiles, find_atoms_dcnn, load_model, peak_positions,
                                      probability_map, save_model)
-from rewardscope.detect.evaluate import score_detections
+from rewardscope.metrics import score_atoms
 from rewardscope.config import make_config
 from rewardscope.detect.training import TrainConfig, heatmap_loss, make_pool, noisy_batch, train_atom_unet
 from rewardscope.detect.unet import AtomUNet
@@ -23,9 +23,7 @@ TINY = dict(steps=25, pool=6, batch_size=4, crop=32, channels=(4, 8), lr=1e-2)
 
 
 def _f1(found, sim) -> float:
-    tol = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
-    return score_detections(found.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
-                            tolerance_px=tol, margin_px=2.0).f1
+    return score_atoms(found.atoms, sim).f1
 
 
 def test_shipped_weights_load_offline_and_are_small():
@@ -222,8 +220,6 @@ def test_atoms_cli_method_dcnn_needs_no_lattice(tmp_path):
     res = CliRunner().invoke(app, ["atoms", str(tmp_path / "img.tif"), "--method", "dcnn", "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     atoms = pd.read_csv(tmp_path / "o" / "atoms.csv")
-    tol = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
-    score = score_detections(atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
-                             tolerance_px=tol, margin_px=2.0)
+    score = score_atoms(atoms, sim)
     assert score.f1 > 0.98
     assert (tmp_path / "o" / "overlay.png").exists()

@@ -8,10 +8,10 @@ from skimage.feature import blob_log
 from skimage.feature.blob import _compute_disk_overlap
 
 from rewardscope.detect import (disk_overlap, find_blobs, fit_gaussians, prepare_scale_space, prune_overlapping,
-                                score_detections, sigma_grid)
+                                sigma_grid)
 from rewardscope.detect import log as log_module
 from rewardscope.errors import ImageValueError, ParameterError
-from rewardscope.metrics import match_points
+from rewardscope.metrics import match_points, score_detections
 
 
 def _blobs(n=30, size=96, sigma=1.5, seed=0):

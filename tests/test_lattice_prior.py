@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardscope.cli.main import app
-from rewardscope.detect import score_detections
+from rewardscope.metrics import score_atoms, score_detections
 from rewardscope.detect.lattice import apply_lattice_prior, fit_lattice
 from rewardscope.errors import ParameterError
 from rewardscope.io import write_tiff
@@ -135,10 +135,8 @@ def test_find_atoms_with_the_prior_beats_detection_alone_at_high_noise():
     kw = dict(lattice="srtio3-001", pixel_size="0.45A", trials=40, seed=0)
     plain = find_atoms(sim.image, **kw)
     prior = find_atoms(sim.image, lattice_prior=True, **kw)
-    f_plain = score_detections(plain.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
-                               tolerance_px=tol, margin_px=2).f1
-    f_prior = score_detections(prior.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
-                               tolerance_px=tol, margin_px=2).f1
+    f_plain = score_atoms(plain.atoms, sim).f1
+    f_prior = score_atoms(prior.atoms, sim).f1
     assert f_prior >= 0.98 and f_prior > f_plain
     assert prior.summary["n_atoms"] == len(prior.atoms) == prior.summary["lattice_prior"]["n_present"]
 

@@ -44,7 +44,7 @@ def _atoms() -> object:
 
 
 def _atoms_step(folder: Path) -> str:
-    from rewardscope.detect.evaluate import score_detections
+    from rewardscope.metrics import score_atoms
     from rewardscope.report.atoms import plot_atoms
     from rewardscope.report.pareto import plot_pareto
 
@@ -55,9 +55,7 @@ def _atoms_step(folder: Path) -> str:
     plot_atoms(result.image, result.atoms, path=target / "overlay.png", title=f"LoG*: {len(result.atoms)} atoms",
                pixel_size=result.pixel_size)
     plot_pareto(result.study, path=target / "pareto.png")
-    tolerance = 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
-    score = score_detections(result.atoms[["x", "y"]].to_numpy(), sim.positions, shape=sim.image.shape,
-                             tolerance_px=tolerance, margin_px=2.0)
+    score = score_atoms(result.atoms, sim)
     return (f"LoG* found {len(result.atoms)} columns (expected {result.summary['n_expected']:.0f}) in "
             f"{result.summary['seconds']['total']:.1f} s; F1 vs truth {score.f1:.3f} -> {target.name}/")
 

@@ -6,10 +6,13 @@ A workflow's pydantic config model is the single source of defaults and descript
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 import typer
 from pydantic import BaseModel
+
+from rewardscope.units import Length
 
 
 def option(model: type[BaseModel], name: str, *flags: str, **kwargs: Any) -> Any:
@@ -33,10 +36,17 @@ def option(model: type[BaseModel], name: str, *flags: str, **kwargs: Any) -> Any
     ...     trials: int = Field(200, description="Number of trials.")
     >>> option(C, "trials").default
     200
+    >>> from rewardscope.units import LengthValue
+    >>> class W(BaseModel):
+    ...     window: LengthValue = Field(Length(2.0, "nm"), description="Patch window.")
+    >>> option(W, "window").default
+    '2.0nm'
     """
     fld = model.model_fields[name]
     default = fld.default
-    if hasattr(default, "value") and not isinstance(default, (int, float, str)):
+    if isinstance(default, Length):  # lengths are typed as text on the command line
+        default = default.text
+    elif isinstance(default, Enum):
         default = default.value
     flags = flags or (f"--{name.replace('_', '-')}",)
     return typer.Option(default, *flags, help=fld.description, **kwargs)

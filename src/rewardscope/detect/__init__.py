@@ -10,7 +10,6 @@ Examples
 [[12.0, 18.0]]
 """
 
-from rewardscope.detect.evaluate import score_detections
 from rewardscope.detect.lattice import LatticeFit, apply_lattice_prior, fit_lattice
 from rewardscope.detect.log import (BLOB_COLUMNS, ScaleSpace, disk_overlap, find_blobs, log_blobs,
                                     prepare_scale_space, prune_overlapping, scale_image, sigma_grid)
@@ -20,5 +19,5 @@ __all__ = [
     "BLOB_COLUMNS", "LatticeFit", "ScaleSpace", "apply_lattice_prior", "disk_overlap", "find_blobs", "fit_gaussians",
     "fit_lattice", "log_blobs",
     "parabolic_offsets", "prepare_scale_space", "prune_overlapping", "refine_peaks", "scale_image",
-    "score_detections", "sigma_grid",
+    "sigma_grid",
 ]

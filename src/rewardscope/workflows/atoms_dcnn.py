@@ -23,8 +23,6 @@ from rewardscope.rewards.atoms import ATOM_REWARDS
 from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.base import Workflow, optimize
 
-#: Matching tolerance against the oracle, times the smallest ideal column distance.
-ORACLE_TOLERANCE = 0.3
 
 
 class DcnnWorkflow(Workflow):
@@ -82,14 +80,11 @@ def f1_against_oracle(atoms: pd.DataFrame, oracle: pd.DataFrame, *, shape: tuple
     """F1, precision and recall of ``atoms`` taking the oracle's positions as truth.
 
     Matching is one-to-one within 0.3 x the smallest ideal column distance, with the
-    2 px border rule of :func:`rewardscope.detect.score_detections`.
+    2 px border rule of :func:`rewardscope.metrics.score_atoms`.
     """
-    from rewardscope.detect.evaluate import score_detections
-    from rewardscope.workflows.benchmarks import MARGIN_PX
+    from rewardscope.metrics import score_atoms
 
-    tol = ORACLE_TOLERANCE * crystal.min_nn_distance_angstrom / pixel_size.angstrom
-    m = score_detections(atoms[["x", "y"]].to_numpy(float), oracle[["x", "y"]].to_numpy(float), shape=shape,
-                         tolerance_px=tol, margin_px=MARGIN_PX)
+    m = score_atoms(atoms, oracle, shape=shape, crystal=crystal, pixel_size=pixel_size)
     return {"oracle_f1": m.f1, "oracle_precision": m.precision, "oracle_recall": m.recall,
             "oracle_count": int(len(oracle))}
 

@@ -5,7 +5,7 @@
   [0, 1]. The DCNN runs on every image; LoG* (full optimization) on the first
   ``logstar_images`` of each level (all 10 by default; about 2 s per image). Per image: atoms found,
   true count, F1/precision/recall (one-to-one within 0.3 x the smallest ideal column
-  distance, 2 px border ignored: :func:`rewardscope.detect.score_detections`), LoG*'s
+  distance, 2 px border ignored: :func:`rewardscope.metrics.score_atoms`), LoG*'s
   chosen parameters and its F1 against the DCNN as an oracle; LoG*'s trials at three
   levels for Pareto plots.
 * :func:`bench_speed`: ``images`` 256 x 256 sub-images of one large simulated YBCO
@@ -28,11 +28,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.config import make_config
-from rewardscope.detect.evaluate import score_detections
+from rewardscope.metrics import MARGIN_PX, MATCH_TOLERANCE_NN, score_atoms
 from rewardscope.result import Result
 
 #: Ignored frame border when scoring, pixels (the rule of the LoG* benchmark).
-MARGIN_PX = 2.0
 LOG_PARAMS = ("min_sigma", "max_sigma", "num_sigma", "threshold", "overlap")
 
 Progress = Callable[[str], None]
@@ -71,14 +70,9 @@ class SpeedBenchConfig(BaseModel):
     seed: int = Field(2000, description="Seed of the large simulated image.")
 
 
-def _tolerance(sim: Any) -> float:
-    return 0.3 * sim.crystal.min_nn_distance_angstrom / sim.pixel_size.angstrom
-
-
 def score(xy: np.ndarray, sim: Any) -> dict[str, float]:
     """F1, precision, recall, RMSE (px) and counts of positions against a simulation's truth."""
-    m = score_detections(np.asarray(xy, float).reshape(-1, 2), sim.positions, shape=sim.image.shape,
-                         tolerance_px=_tolerance(sim), margin_px=MARGIN_PX)
+    m = score_atoms(xy, sim)
     return {"f1": m.f1, "precision": m.precision, "recall": m.recall, "rmse_px": m.rmse_px,
             "tp": m.tp, "fp": m.fp, "fn": m.fn}
 
@@ -124,8 +118,8 @@ def bench_noise(config: NoiseBenchConfig | None = None, *, progress: Progress | 
         say(f"noise {level:.1f}: dcnn F1 {np.mean([r['f1'] for r in rows[-cfg.images:]]):.4f}")
         for i, sim in enumerate(sims[:cfg.logstar_images]):
             res = find_atoms(sim.image, lattice=cfg.lattice, pixel_size=cfg.pixel_size, trials=cfg.trials, seed=i)
-            oracle = score_detections(_xy(res.atoms), _xy(found[i].atoms), shape=sim.image.shape,
-                                      tolerance_px=_tolerance(sim), margin_px=MARGIN_PX)
+            oracle = score_atoms(res.atoms, found[i].atoms, shape=sim.image.shape, crystal=sim.crystal,
+                                 pixel_size=sim.pixel_size)
             rows.append({"method": "log-star", "noise": level, "image": i, "n_true": len(sim.truth),
                          "n_found": len(res.atoms), **score(_xy(res.atoms), sim),
                          "seconds": res.summary["seconds"]["total"], "f1_vs_oracle": oracle.f1,
@@ -137,7 +131,7 @@ def bench_noise(config: NoiseBenchConfig | None = None, *, progress: Progress | 
     tables = {"per_image": per_image, "per_level": _per_level(per_image)}
     tables.update({f"pareto_{level:.1f}": st.trials for level, st in studies.items()})
     summary = {"config": cfg.model_dump(mode="json"), "seconds": time.perf_counter() - t0,
-               "scoring": f"one-to-one within 0.3 x min ideal NN distance, {MARGIN_PX:g} px border ignored"}
+               "scoring": f"one-to-one within {MATCH_TOLERANCE_NN:g} x min ideal NN distance, {MARGIN_PX:g} px border ignored"}
     return Result(tables=tables, summary=summary, extras={"studies": studies})
 
 
