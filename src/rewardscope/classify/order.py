@@ -11,6 +11,8 @@ the neighbour distance. Written here because no library offers this label-free s
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
@@ -154,12 +156,15 @@ def ordered_atoms(deviation: np.ndarray, *, seed: int = 0) -> np.ndarray:
     -------
     numpy.ndarray of bool, shape (n,)
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     d = np.asarray(deviation, float).reshape(-1, 1)
-    if len(d) < 10:
+    if len(d) < 10 or len(np.unique(d)) < 3:  # too few, or too few distinct values, to split in two
         return np.ones(len(d), bool)
-    gmm = GaussianMixture(2, random_state=seed).fit(d)
+    with warnings.catch_warnings():  # a slow EM on a nearly degenerate split is harmless here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gmm = GaussianMixture(2, random_state=seed).fit(d)
     means = gmm.means_.ravel()
     low = int(np.argmin(means))
     sd_low = float(np.sqrt(gmm.covariances_.ravel()[low]))
