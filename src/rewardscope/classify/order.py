@@ -160,7 +160,7 @@ def ordered_atoms(deviation: np.ndarray, *, seed: int = 0) -> np.ndarray:
     from sklearn.mixture import GaussianMixture
 
     d = np.asarray(deviation, float).reshape(-1, 1)
-    if len(d) < 10 or len(np.unique(d)) < 2:  # too few atoms, or all alike: nothing to split
+    if len(d) < 10:
         return np.ones(len(d), bool)
     with warnings.catch_warnings():  # a slow EM on a nearly degenerate split is harmless here
         warnings.simplefilter("ignore", ConvergenceWarning)
