@@ -39,12 +39,36 @@ def make_config(model: type[M], base: M | None = None, **overrides: Any) -> M:
     ...     trials: int = Field(10, ge=1)
     >>> make_config(C, trials=5).trials
     5
+
+    A config that nests ``study`` settings takes their fields as plain overrides too:
+
+    >>> from rewardscope.optimize.settings import StudySettings
+    >>> class W(BaseModel):
+    ...     study: StudySettings = StudySettings()
+    >>> make_config(W, trials=7, sampler="nsga2").study.trials
+    7
     """
     data = (base or model()).model_dump()
-    data.update(overrides)
+    data.update(_route_study_settings(model, data, overrides))
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']} (got {e.get('input')!r})"
                  for e in exc.errors()]
         raise ParameterError("; ".join(parts)) from None
+
+
+def _route_study_settings(model: type[BaseModel], data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Move overrides that name a field of the nested ``study`` settings (``trials=100``) into it."""
+    from rewardscope.optimize.settings import StudySettings
+
+    if "study" not in model.model_fields:
+        return overrides
+    names = set(StudySettings.model_fields)
+    routed = {k: v for k, v in overrides.items() if k in names and k not in model.model_fields}
+    if not routed:
+        return overrides
+    rest = {k: v for k, v in overrides.items() if k not in routed}
+    study = rest.get("study", data.get("study"))
+    study = study.model_dump() if isinstance(study, BaseModel) else dict(study or {})
+    return {**rest, "study": {**study, **routed}}
