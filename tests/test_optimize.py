@@ -161,3 +161,22 @@ def test_bad_arguments():
         run_study(lambda p: [1, 2, 3], SPACE, trials=2, **kw)
     with pytest.raises(ParameterError, match="finite"):
         run_study(lambda p: [np.nan, 1], SPACE, trials=2, **kw)
+
+
+def test_make_config_routes_study_fields_into_nested_settings():
+    from pydantic import BaseModel, Field
+
+    from rewardscope.config import make_config
+    from rewardscope.errors import ParameterError
+    from rewardscope.optimize.settings import StudySettings
+
+    class W(BaseModel):
+        study: StudySettings = Field(default_factory=StudySettings)
+        other: int = 1
+
+    cfg = make_config(W, trials=7, sampler="nsga2", other=3)
+    assert (cfg.study.trials, cfg.study.sampler, cfg.study.seed, cfg.other) == (7, "nsga2", 0, 3)
+    again = make_config(W, cfg, seed=5)
+    assert (again.study.trials, again.study.seed) == (7, 5)
+    with pytest.raises(ParameterError, match="study.trials"):
+        make_config(W, trials=0)

@@ -40,13 +40,8 @@ def make_config(model: type[M], base: M | None = None, **overrides: Any) -> M:
     >>> make_config(C, trials=5).trials
     5
 
-    A config that nests ``study`` settings takes their fields as plain overrides too:
-
-    >>> from rewardscope.optimize.settings import StudySettings
-    >>> class W(BaseModel):
-    ...     study: StudySettings = StudySettings()
-    >>> make_config(W, trials=7, sampler="nsga2").study.trials
-    7
+    A config that nests ``study`` settings (:class:`~rewardscope.optimize.StudySettings`)
+    takes their fields as plain overrides too: ``make_config(AtomsConfig, trials=7)``.
     """
     data = (base or model()).model_dump()
     data.update(_route_study_settings(model, data, overrides))
