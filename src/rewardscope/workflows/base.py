@@ -69,6 +69,9 @@ class Workflow:
     context: Any = None
     reference_point: Sequence[float] | None = None
 
+    #: Label of the trials' progress stage in :func:`run_workflow` (None: ``"optimizing (<sampler>)"``).
+    stage = None
+
     def __post_init__(self) -> None:
         if not self.rewards:
             raise ParameterError("a workflow needs at least one reward")
@@ -107,6 +110,16 @@ class Workflow:
         values = {name: float(fn(output, self.context)) for name, fn in self.rewards.items()}
         values.update(self.describe(output))
         return values
+
+    def study_settings(self, settings: StudySettings) -> StudySettings:
+        """The settings :func:`run_workflow` runs the study with, given the config's.
+
+        By default the config's; with nothing to tune (every parameter fixed) one trial at
+        the config's seed and selection rule (no sampler options, no storage to resume).
+        """
+        if self.search_space().tunable_names:
+            return settings
+        return StudySettings(trials=1, seed=settings.seed, selection=settings.selection)
 
     def load(self, source: Any, pixel_size: Any = None) -> Input:
         """The input as :func:`rewardscope.io.load_input` gives it (one 2-D image by default)."""
@@ -265,10 +278,11 @@ def run_workflow(workflow: Workflow, source: Any, config: Any = None, *,
         Whatever :meth:`Workflow.to_result` builds; ``summary`` holds :func:`study_summary`'s
         keys, ``pixel_size_angstrom``, ``image_shape``, ``seconds`` and ``config``.
     """
-    settings = _settings_of(config)
+    settings = workflow.study_settings(_settings_of(config))
     inp = workflow.load(source, getattr(config, "pixel_size", None))
     with progress_scope(progress) as report:
-        opt = optimize(workflow, inp.image, settings, warm_start=warm_start, progress=report, state=state)
+        opt = optimize(workflow, inp.image, settings, warm_start=warm_start, progress=report, state=state,
+                       stage=workflow.stage)
         t0 = time.perf_counter()
         output, extra = workflow.finish(opt.output, state=opt.state, inp=inp, progress=report)
     seconds = dict(opt.seconds)
