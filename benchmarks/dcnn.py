@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from rewardscope.detect.dcnn import find_atoms_dcnn, load_model  # noqa: E402
-from rewardscope.detect.training import random_crystal  # noqa: E402
+from rewardscope.detect.dcnn.training import random_crystal  # noqa: E402
 from rewardscope.physics import get_lattice  # noqa: E402
 from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.simulate import simulate_haadf  # noqa: E402

@@ -10,12 +10,12 @@ import torch
 from typer.testing import CliRunner
 
 from rewardscope.cli.main import app
-from rewardscope.detect.dcnn import (AtomModel, _tiles, find_atoms_dcnn, load_model, peak_positions,
-                                     probability_map, save_model)
-from rewardscope.metrics import score_atoms
 from rewardscope.config import make_config
-from rewardscope.detect.training import TrainConfig, heatmap_loss, make_pool, noisy_batch, train_atom_unet
-from rewardscope.detect.unet import AtomUNet
+from rewardscope.detect.dcnn import (AtomModel, AtomUNet, TrainConfig, find_atoms_dcnn, load_model, peak_positions,
+                                     probability_map, save_model, train_atom_unet)
+from rewardscope.detect.dcnn.inference import _tiles
+from rewardscope.detect.dcnn.training import heatmap_loss, make_pool, noisy_batch
+from rewardscope.metrics import score_atoms
 from rewardscope.errors import FileFormatError, ParameterError
 from rewardscope.simulate import simulate_haadf
 

@@ -233,7 +233,7 @@ def test_every_command_checks_out_before_work(tmp_path, cli, monkeypatch, name):
 
 
 def test_train_never_replaces_a_file_it_did_not_write(tmp_path, cli, monkeypatch):
-    import rewardscope.detect.training as training
+    import rewardscope.detect.dcnn.training as training
 
     monkeypatch.setattr(training, "train_atom_unet", lambda **k: pytest.fail("trained"))
     weights = tmp_path / "mine.pt"

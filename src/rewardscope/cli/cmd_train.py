@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option
+from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
-from rewardscope.detect.training_config import TrainConfig
+from rewardscope.detect.dcnn.recipe import TrainConfig
 from rewardscope.io.output import OutputFile, check_output_file
 
 train_app = typer.Typer(no_args_is_help=True, help="Train the networks shipped with rewardscope (simulated data only).")
@@ -29,12 +30,13 @@ def atoms_dcnn(
     device: str = option(TrainConfig, "device"),
     threads: int = option(TrainConfig, "threads"),
     log_every: int = typer.Option(50, "--log-every", help="Print the mean loss every N steps."),
+    progress: bool = progress_option(),
 ) -> None:
     """Train the atom U-Net on simulated HAADF images and write its weights to OUT."""
     import numpy as np
 
-    from rewardscope.detect.dcnn import load_model, save_model
-    from rewardscope.detect.training import train_atom_unet
+    from rewardscope.detect.dcnn.model import load_model, save_model
+    from rewardscope.detect.dcnn.training import train_atom_unet
 
     if out.suffix != ".pt":
         from rewardscope.errors import ParameterError
@@ -44,17 +46,14 @@ def atoms_dcnn(
         _check_ours(out, load_model)
     window: list[float] = []
 
-    def report(stage: str, done: int, total: int, loss: float) -> None:
-        if stage == "simulate" and (done % 500 == 0 or done == total):
-            console.print(f"simulate {done}/{total}")
-        if stage == "train":
-            window.append(loss)
-            if done % log_every == 0 or done == total:
-                console.print(f"step {done}/{total} loss {np.mean(window):.4f}")
-                window.clear()
+    def print_loss(step: int, loss: float) -> None:
+        window.append(loss)
+        if step % log_every == 0 or step == steps:
+            console.print(f"step {step}/{steps} loss {np.mean(window):.4f}")
+            window.clear()
 
     res = train_atom_unet(steps=steps, batch_size=batch_size, pool=pool, crop=crop, lr=lr, seed=seed,
-                          device=device, threads=threads, progress=report)
+                          device=device, threads=threads, progress=progress, on_loss=print_loss)
     with OutputFile(out, overwrite=overwrite) as tmp:
         save_model(res.model, tmp)
     console.print(f"[green]wrote[/green] {out} ({out.stat().st_size / 1e6:.2f} MB) in {res.seconds:.0f} s")

@@ -1,7 +1,7 @@
 """The atom U-Net's training recipe, kept free of torch.
 
 The CLI builds ``rewardscope train atoms-dcnn``'s options from this model when it starts;
-keeping it apart from :mod:`rewardscope.detect.training` means no command pays torch's
+keeping it apart from :mod:`rewardscope.detect.dcnn.training` means no command pays torch's
 import time unless it trains or runs the network.
 """
 

@@ -34,13 +34,14 @@ import torch
 from torch.nn import functional as F
 
 from rewardscope.config import make_config
-from rewardscope.detect.dcnn import (CANONICAL_PIXEL_SIZE_ANGSTROM, AtomModel, network_input, normalize_image,
-                                     resample)
-from rewardscope.detect.training_config import TrainConfig
-from rewardscope.detect.unet import AtomUNet, n_parameters
+from rewardscope.detect.dcnn.inputs import network_input, normalize_image, resample
+from rewardscope.detect.dcnn.model import CANONICAL_PIXEL_SIZE_ANGSTROM, AtomModel
+from rewardscope.detect.dcnn.recipe import TrainConfig
+from rewardscope.detect.dcnn.unet import AtomUNet, n_parameters
 from rewardscope.physics import ProjectedCrystal, get_lattice
 from rewardscope.physics.crystal import UnitCell, project
 from rewardscope.physics.presets import PRESETS
+from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent, start_stage
 from rewardscope.simulate import simulate_haadf
 from rewardscope.simulate.haadf import render_columns
 
@@ -147,16 +148,27 @@ def make_sample(rng: np.random.Generator, *, crop: int, heat_sigma_px: float, ra
     return Sample(image=sim.image.astype(np.float32), target=np.minimum(target, 1.0).astype(np.float32))
 
 
-def make_pool(config: TrainConfig, *, progress: Callable[[int, int], None] | None = None) -> list[Sample]:
-    """``config.pool`` clean samples from ``config.seed``."""
+def make_pool(config: TrainConfig, *, progress: ProgressCallback = silent) -> list[Sample]:
+    """``config.pool`` clean samples from ``config.seed`` (stage ``"simulating training crops"``).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    progress : callable
+        ``progress(stage, done, total)`` (:mod:`rewardscope.progress`), one unit per crop.
+
+    Returns
+    -------
+    list of Sample
+    """
     rng = np.random.default_rng([config.seed, 1])
     presets = {name: get_lattice(name) for name in PRESETS}
+    advance = start_stage(progress, "simulating training crops", total=config.pool, unit="crops")
     pool = []
-    for i in range(config.pool):
+    for _ in range(config.pool):
         pool.append(make_sample(rng, crop=config.crop, heat_sigma_px=config.heat_sigma_px,
                                 random_share=config.random_share, presets=presets))
-        if progress is not None:
-            progress(i + 1, config.pool)
+        advance()
     return pool
 
 
@@ -194,17 +206,20 @@ def heatmap_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * (1 + 4 * target)).mean()
 
 
-def train_atom_unet(config: TrainConfig | None = None, *, progress: Callable[[str, int, int, float], None] | None = None,
-                    **overrides: object) -> TrainResult:
+def train_atom_unet(config: TrainConfig | None = None, *, progress: ProgressArg = None,
+                    on_loss: Callable[[int, float], None] | None = None, **overrides: object) -> TrainResult:
     """Train the atom U-Net on simulated images.
 
     Parameters
     ----------
     config : TrainConfig, optional
         Recipe; keyword ``overrides`` replace single fields (``steps=200, pool=50``).
-    progress : callable, optional
-        Called as ``progress(stage, done, total, loss)`` with stage ``"simulate"`` or
-        ``"train"``.
+    progress : bool or callable, optional
+        Stages ``"simulating training crops"`` (crops) and ``"training"`` (steps), reported
+        as ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
+    on_loss : callable, optional
+        Called as ``on_loss(step, loss)`` after every step (steps count from 1); the
+        losses are also in the result's ``losses``.
 
     Returns
     -------
@@ -213,21 +228,37 @@ def train_atom_unet(config: TrainConfig | None = None, *, progress: Callable[[st
 
     Examples
     --------
-    >>> res = train_atom_unet(steps=2, pool=4, batch_size=2, crop=32, channels=(4, 8))
-    >>> len(res.losses)
-    2
+    >>> seen = []
+    >>> res = train_atom_unet(steps=2, pool=4, batch_size=2, crop=32, channels=(4, 8),
+    ...                       on_loss=lambda step, loss: seen.append(step))
+    >>> len(res.losses), seen
+    (2, [1, 2])
     """
     cfg = make_config(TrainConfig, config, **overrides)
     t0 = time.perf_counter()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    pool = make_pool(cfg, progress=None if progress is None else lambda d, t: progress("simulate", d, t, float("nan")))
+    with progress_scope(progress) as report:
+        pool = make_pool(cfg, progress=report)
+        net, losses = _train(cfg, pool, report, on_loss)
+    seconds = time.perf_counter() - t0
+    meta = {"config": cfg.model_dump(), "seconds": round(seconds, 1), "n_parameters": n_parameters(net),
+            "final_loss": float(np.mean(losses[-100:])), "held_out": list(HELD_OUT),
+            "torch": str(torch.__version__)}
+    return TrainResult(model=AtomModel(net=net, pixel_size_angstrom=CANONICAL_PIXEL_SIZE_ANGSTROM, meta=meta),
+                       losses=losses, seconds=seconds)
+
+
+def _train(cfg: TrainConfig, pool: list[Sample], progress: ProgressCallback,
+           on_loss: Callable[[int, float], None] | None) -> tuple[AtomUNet, list[float]]:
+    """The optimization loop: a new network trained on noisy batches of ``pool``; returns it (CPU, eval) and the losses."""
     net = AtomUNet(cfg.channels, in_channels=cfg.in_channels).to(cfg.device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05,
                                                 final_div_factor=2.0)  # ends at lr / 50
     rng = np.random.default_rng([cfg.seed, 2])
-    losses = []
+    losses: list[float] = []
+    advance = start_stage(progress, "training", total=cfg.steps, unit="steps")
     net.train()
     for step in range(cfg.steps):
         idx = rng.integers(len(pool), size=cfg.batch_size)
@@ -238,12 +269,7 @@ def train_atom_unet(config: TrainConfig | None = None, *, progress: Callable[[st
         opt.step()
         sched.step()
         losses.append(float(loss.detach()))
-        if progress is not None:
-            progress("train", step + 1, cfg.steps, losses[-1])
-    net = net.cpu().eval()
-    seconds = time.perf_counter() - t0
-    meta = {"config": cfg.model_dump(), "seconds": round(seconds, 1), "n_parameters": n_parameters(net),
-            "final_loss": float(np.mean(losses[-100:])), "held_out": list(HELD_OUT),
-            "torch": str(torch.__version__)}
-    return TrainResult(model=AtomModel(net=net, pixel_size_angstrom=CANONICAL_PIXEL_SIZE_ANGSTROM, meta=meta),
-                       losses=losses, seconds=seconds)
+        if on_loss is not None:
+            on_loss(step + 1, losses[-1])
+        advance()
+    return net.cpu().eval(), losses

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rewardscope.detect.training_config import DEFAULT_CHANNELS  # channels per level (half resolution first)
+from rewardscope.detect.dcnn.recipe import DEFAULT_CHANNELS  # channels per level (half resolution first)
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:

@@ -1,0 +1,104 @@
+"""Trained atom networks with the pixel size they work at: :class:`AtomModel`, loading and saving.
+
+A weights file holds the float32 state dict of an :class:`~rewardscope.detect.dcnn.unet.AtomUNet`,
+its channels, the canonical pixel size of its training images and the training recipe
+(``meta``). :func:`load_model` without a path loads the weights shipped in the package
+(``rewardscope/models/atoms_dcnn.pt``), once per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rewardscope.detect.dcnn.unet import AtomUNet
+from rewardscope.errors import FileFormatError
+
+#: Pixel size (Å) the shipped network works at.
+CANONICAL_PIXEL_SIZE_ANGSTROM = 0.4
+#: Format tag of a rewardscope weights file.
+FORMAT = "rewardscope-atom-unet-1"
+
+
+@dataclass
+class AtomModel:
+    """A trained network with the scale it expects.
+
+    Attributes
+    ----------
+    net : AtomUNet
+        In eval mode.
+    pixel_size_angstrom : float
+        Canonical pixel size of its training images, Å.
+    meta : dict
+        Training recipe, loss history and timing stored with the weights.
+    """
+
+    net: AtomUNet
+    pixel_size_angstrom: float = CANONICAL_PIXEL_SIZE_ANGSTROM
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def save_model(model: AtomModel, path: str | Path) -> Path:
+    """Write weights (float32 state dict), channels, canonical pixel size and ``meta`` to ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> net = AtomUNet((4, 8))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     load_model(save_model(AtomModel(net=net), Path(d) / "m.pt")).net.channels
+    (4, 8)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
+             for k, v in model.net.state_dict().items()}
+    torch.save({"format": FORMAT, "channels": list(model.net.channels), "in_channels": model.net.in_channels,
+                "pixel_size_angstrom": model.pixel_size_angstrom, "state_dict": state, "meta": model.meta}, path)
+    return path
+
+
+def load_model(path: str | Path | None = None) -> AtomModel:
+    """Load a saved :class:`AtomModel`; ``None`` loads the weights shipped in the package.
+
+    Raises
+    ------
+    FileFormatError
+        If the file is missing or not a rewardscope atom network.
+
+    Examples
+    --------
+    >>> load_model().pixel_size_angstrom
+    0.4
+    """
+    if path is None:
+        return _shipped_model()
+    return _load(Path(path))
+
+
+@lru_cache(maxsize=1)
+def _shipped_model() -> AtomModel:
+    ref = resources.files("rewardscope").joinpath("models", "atoms_dcnn.pt")
+    with resources.as_file(ref) as p:
+        return _load(Path(p))
+
+
+def _load(path: Path) -> AtomModel:
+    if not path.is_file():
+        raise FileFormatError(f"model file not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling error means a bad file
+        raise FileFormatError(f"cannot read model {path}: {exc}") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise FileFormatError(f"{path} is not a rewardscope atom network")
+    net = AtomUNet(blob["channels"], in_channels=int(blob.get("in_channels", 1)))
+    net.load_state_dict(blob["state_dict"])
+    net.eval()
+    return AtomModel(net=net, pixel_size_angstrom=float(blob["pixel_size_angstrom"]), meta=blob.get("meta", {}))
