@@ -33,12 +33,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from rewardscope.bench import score  # noqa: E402
 from rewardscope.detect.dcnn import find_atoms_dcnn, load_model  # noqa: E402
 from rewardscope.detect.dcnn.training import random_crystal  # noqa: E402
 from rewardscope.physics import get_lattice  # noqa: E402
 from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.simulate import simulate_haadf  # noqa: E402
-from rewardscope.workflows.benchmarks import score  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
 LEVELS = tuple(round(0.1 * i, 1) for i in range(11))

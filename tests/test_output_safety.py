@@ -217,7 +217,7 @@ def test_every_command_checks_out_before_work(tmp_path, cli, monkeypatch, name):
     import rewardscope.cli.cmd_demo as cmd_demo
     import rewardscope.simulate as simulate
     import rewardscope.simulate.movie as movie
-    import rewardscope.workflows.benchmarks as benchmarks
+    import rewardscope.bench as benchmarks
 
     def computed(*args, **kwargs):
         raise AssertionError("computed before checking --out")

@@ -1,21 +1,65 @@
 """rewardscope: reward-driven analysis of electron-microscopy images and movies.
 
-The package follows one loop for every analysis (see ``DESIGN.md``)::
+Every analysis is one loop (see the README's "Package layout")::
 
-    image --prepare--> state --run(params)--> output --rewards--> objectives
-                                  ^                                  |
-                                  +-------- optimizer (Pareto) ------+
+    source --load_input--> image --prepare--> state --run(params)--> output --rewards--> objectives
+                                                 ^                                  |
+                                                 +-------- optimizer (Pareto) ------+
+                                                            |
+                                                     finish(output) --> Result
 
-Sub-packages are grouped by stage: :mod:`rewardscope.io`, :mod:`rewardscope.physics`,
-:mod:`rewardscope.simulate`, :mod:`rewardscope.detect`, :mod:`rewardscope.segment`,
-:mod:`rewardscope.rewards`, :mod:`rewardscope.optimize`, :mod:`rewardscope.workflows`,
-:mod:`rewardscope.track`; :mod:`rewardscope.report` (plots) and :mod:`rewardscope.cli`
-sit on top and are never imported by the core.
+The entry points below are loaded on first use (PEP 562), so ``import rewardscope`` stays
+light: torch, optuna and matplotlib load only when a workflow that needs them is called.
+:mod:`rewardscope.report` (figures) and :mod:`rewardscope.cli` sit on top and are never
+imported by the core.
+
+Examples
+--------
+>>> import rewardscope as rs
+>>> "find_atoms" in rs.__all__ and "find_atoms" in dir(rs)
+True
+>>> rs.StudySettings(trials=20).trials
+20
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from rewardscope.errors import InputError, RewardscopeError
 from rewardscope.units import Length, parse_length
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "Length", "RewardscopeError", "__version__", "parse_length"]
+#: Public name -> the module that defines it (imported on first access).
+_PUBLIC: dict[str, str] = {
+    "find_atoms": "rewardscope.workflows.atoms",
+    "classify_atoms": "rewardscope.workflows.classify",
+    "map_amorphous": "rewardscope.workflows.amorphous",
+    "segment_image": "rewardscope.workflows.particles",
+    "segment_movie": "rewardscope.workflows.particles",
+    "correct_drift": "rewardscope.workflows.drift",
+    "read_image": "rewardscope.io.read",
+    "load_input": "rewardscope.io.load",
+    "simulate_haadf": "rewardscope.simulate.haadf",
+    "simulate_movie": "rewardscope.simulate.movie",
+    "run_workflow": "rewardscope.workflows.base",
+    "Workflow": "rewardscope.workflows.base",
+    "StudySettings": "rewardscope.optimize.settings",
+}
+
+__all__ = [*_PUBLIC, "InputError", "Length", "RewardscopeError", "__version__", "parse_length"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access and cache the name here."""
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'rewardscope' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

@@ -6,16 +6,13 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
+from rewardscope.bench import NoiseBenchConfig, SpeedBenchConfig
+from rewardscope.cli.common import console, guard, overwrite_option, progress_bar, write_outputs
+from rewardscope.cli.feedback import print_warnings, progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
-from rewardscope.workflows.benchmarks import NoiseBenchConfig, SpeedBenchConfig
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of LoG* against the DCNN on simulated images.")
-
-
-def _say(line: str) -> None:
-    console.print(line)
 
 
 def _markdown(tables: dict, title: str, note: str) -> str:
@@ -40,14 +37,16 @@ def noise(
     pixel_size: str = option(NoiseBenchConfig, "pixel_size"),
     lattice: str = option(NoiseBenchConfig, "lattice"),
     seed: int = option(NoiseBenchConfig, "seed"),
+    progress: bool = progress_option(),
 ) -> None:
     """Atoms found and F1 of LoG* and the DCNN on simulated images, noise 0 to 1.0."""
     check_output_path(out, overwrite=overwrite)
+    from rewardscope.bench import bench_noise
     from rewardscope.report.bench import plot_noise
-    from rewardscope.workflows.benchmarks import bench_noise
 
-    res = bench_noise(images=images, logstar_images=logstar_images, trials=trials, ensemble=ensemble,
-                      pixel_size=pixel_size, lattice=lattice, seed=seed, progress=_say)
+    with print_warnings(), progress_bar(progress) as report:
+        res = bench_noise(images=images, logstar_images=logstar_images, trials=trials, ensemble=ensemble,
+                          pixel_size=pixel_size, lattice=lattice, seed=seed, progress=report)
     cols = ["method", "noise", "n_images", "n_true", "n_found", "n_found_std", "f1", "f1_std", "precision",
             "recall", "rmse_px"]
     level = res.tables["per_level"]
@@ -66,6 +65,8 @@ def noise(
         (tmp / "noise.md").write_text(_markdown(tables, "Noise robustness: LoG* vs DCNN", note))
 
     write_outputs(out, write, overwrite=overwrite)
+    for row in level.itertuples():
+        console.print(f"noise {row.noise:.1f}: {row.method} F1 {row.f1:.4f}")
 
 
 @bench_app.command("speed")
@@ -78,14 +79,16 @@ def speed(
     warm_trials: int = option(SpeedBenchConfig, "warm_trials", "--warm-trials"),
     threads: list[int] = typer.Option([1, 2], "--threads", help="torch CPU thread counts the DCNN is timed with (repeat the option)."),
     seed: int = option(SpeedBenchConfig, "seed"),
+    progress: bool = progress_option(),
 ) -> None:
     """Seconds per 256 x 256 image: LoG*, warm-started LoG*, plain LoG, DCNN (CPU, GPU)."""
     check_output_path(out, overwrite=overwrite)
+    from rewardscope.bench import bench_speed
     from rewardscope.report.bench import plot_speed
-    from rewardscope.workflows.benchmarks import bench_speed
 
-    res = bench_speed(images=images, trials=trials, warm_trials=warm_trials, threads=tuple(threads), seed=seed,
-                      progress=_say)
+    with print_warnings(), progress_bar(progress) as report:
+        res = bench_speed(images=images, trials=trials, warm_trials=warm_trials, threads=tuple(threads), seed=seed,
+                          progress=report)
     note = (f"Command: `rewardscope bench speed --out {out}`. Load average during the run: "
             f"{res.summary['load_average']} on a machine with 2 cores shared with other jobs; compare ratios. "
             f"GPU: {res.summary['gpu']}.")

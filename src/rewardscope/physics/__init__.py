@@ -6,7 +6,7 @@ Examples
 >>> from rewardscope.units import Length
 >>> srtio3 = get_lattice("srtio3-001")
 >>> round(srtio3.expected_count(shape=(256, 256), pixel_size=Length(0.35, "A")))
-1052
+1053
 """
 
 from rewardscope.physics.cif import from_cif

@@ -138,7 +138,7 @@ class ProjectedCrystal:
         --------
         >>> from rewardscope.physics import get_lattice
         >>> round(get_lattice("ybco-100").expected_count(shape=(256, 256), pixel_size=Length(0.35, "A")))
-        1061
+        1060
         """
         rows, cols = int(shape[0]), int(shape[1])
         area = rows * cols * pixel_size.angstrom ** 2

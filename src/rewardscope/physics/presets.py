@@ -64,7 +64,7 @@ def get_lattice(name: str) -> ProjectedCrystal:
     Examples
     --------
     >>> get_lattice("srtio3-001").species
-    ('Sr', 'TiO', 'O')
+    ('Sr', 'TiO', 'O', 'O')
     """
     key = name.strip().lower()
     if key not in PRESETS:
