@@ -12,7 +12,6 @@ from rewardscope.optimize import CategoricalParam, run_study
 from rewardscope.simulate import simulate_haadf
 from rewardscope.workflows.amorphous import (AmorphousConfig, AmorphousWorkflow, amorphous_probability,
                                              map_amorphous)
-from rewardscope.workflows.classify import neighbour_distance_px
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +54,7 @@ def test_gmm_probability_finds_the_disordered_component():
 def test_every_covariance_type_is_reachable(sim):
     cfg = AmorphousConfig()
     xy = sim.truth[["x", "y"]].to_numpy()
-    wf = AmorphousWorkflow(config=cfg, xy=xy, pixel_size=sim.pixel_size,
-                           nn_px=neighbour_distance_px(xy, lattice="ybco-100", pixel_size=sim.pixel_size))
+    wf = AmorphousWorkflow(config=cfg, atoms=sim.truth, pixel_size=sim.pixel_size)  # nn from the lattice
     param = next(p for p in wf.search_space().params if p.name == "covariance")
     assert isinstance(param, CategoricalParam)
     assert set(param.choices) == {"full", "tied", "diag", "spherical"}
@@ -71,13 +69,12 @@ def test_every_covariance_type_is_reachable(sim):
 
 
 def test_optimizer_samples_every_covariance_type(sim):
-    wf = AmorphousWorkflow(config=AmorphousConfig(), xy=sim.truth[["x", "y"]].to_numpy(),
-                           pixel_size=sim.pixel_size, nn_px=7.3)
+    wf = AmorphousWorkflow(config=AmorphousConfig(), atoms=sim.truth, pixel_size=sim.pixel_size)
     res = run_study(lambda p: [p["threshold"], 1 - p["threshold"]], wf.search_space(),
                     objective_names=["a", "b"], trials=20, seed=1, progress=False)
     assert set(res.trials["covariance"]) == {"full", "tied", "diag", "spherical"}
-    narrow = AmorphousWorkflow(config=AmorphousConfig(covariance_types=("diag",)), xy=wf.xy,
-                               pixel_size=sim.pixel_size, nn_px=7.3)
+    narrow = AmorphousWorkflow(config=AmorphousConfig(covariance_types=("diag",)), atoms=wf.atoms,
+                               pixel_size=sim.pixel_size)
     assert next(p for p in narrow.search_space().params if p.name == "covariance").choices == ("diag",)
 
 
@@ -91,6 +88,45 @@ def test_map_amorphous_recovers_the_true_region(sim):
     assert p[truth.to_numpy()].mean() > 0.7 > 0.3 > p[~truth.to_numpy()].mean()
     assert res.summary["best_params"]["covariance"] in {"full", "tied", "diag", "spherical"}
     assert res.tables["pareto"]["selected"].sum() == 1
+
+
+def test_map_amorphous_takes_every_input_and_writes_the_one_summary(tmp_path, sim):
+    from rewardscope.io import read_image, write_tiff
+
+    write_tiff(tmp_path / "img.tif", sim.image, pixel_size=sim.pixel_size)
+    img = read_image(tmp_path / "img.tif")
+    base = map_amorphous(img.data, atoms=sim.truth, pixel_size=img.pixel_size, trials=6, seed=2)
+    for source in (tmp_path / "img.tif", img):  # a path and an ImageData: calibration from the file
+        other = map_amorphous(source, atoms=sim.truth, trials=6, seed=2)
+        assert np.array_equal(other.mask, base.mask)
+        assert np.array_equal(other.atoms["amorphous_probability"], base.atoms["amorphous_probability"])
+    s = base.summary
+    assert s["workflow"] == "AmorphousWorkflow" and s["objectives"] == ["compactness", "perimeter"]
+    assert s["n_trials"] == 6 == len(base.tables["trials"]) and s["study"]["trials"] == 6 and s["study"]["seed"] == 2
+    chosen = base.tables["pareto"][base.tables["pareto"]["selected"]].iloc[0]
+    assert s["best_values"] == pytest.approx({k: chosen[k] for k in s["objectives"]})
+    assert s["pixel_size_angstrom"] == 0.35 and s["image_shape"] == [160, 160] and s["atoms_source"] == "given"
+    assert s["n_atoms"] == len(sim.truth) and s["n_amorphous"] == int(base.atoms["amorphous"].sum())
+    assert s["area_fraction"] == pytest.approx(base.mask.mean())
+    assert s["config"]["window_range"] == ["0.5nm", "2.0nm"] and s["config"]["class_window"] == "2.0nm"
+
+
+def test_rewards_replace_the_shape_rewards(sim):
+    target = float(sim.amorphous_mask.mean())
+    res = map_amorphous(sim.image, atoms=sim.truth, pixel_size=sim.pixel_size, trials=20, seed=0,
+                        rewards={"area_error": lambda out, context: abs(float(out.mask.mean()) - target)})
+    assert res.summary["objectives"] == ["area_error"] and "compactness" not in res.tables["trials"]
+    assert abs(res.mask.mean() - target) < 0.01  # measured 0.000 (target 0.25)
+    assert res.summary["best_values"]["area_error"] == pytest.approx(abs(res.mask.mean() - target))
+
+
+def test_without_atoms_log_star_finds_them(sim):
+    from rewardscope.metrics import score_atoms
+
+    res = map_amorphous(sim.image, pixel_size=sim.pixel_size, trials=6, atom_trials=20, seed=0)
+    assert res.summary["atoms_source"] == "log-star"
+    assert score_atoms(res.atoms, sim).f1 >= 0.8  # measured 0.88 (20 LoG* trials, amorphous columns included)
+    assert mask_iou(res.mask, sim.amorphous_mask) >= 0.7  # measured 0.85
 
 
 def test_bad_inputs_give_clear_errors(sim):

@@ -6,10 +6,11 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardscope.classify.clusters import match_clusters
-from rewardscope.classify.patches import atom_positions, extract_patches, window_px
+from rewardscope.classify.patches import extract_patches, window_px
+from rewardscope.classify.table import atom_positions
 from rewardscope.errors import CalibrationError, FileFormatError, ParameterError
 from rewardscope.simulate import simulate_haadf
-from rewardscope.units import Length
+from rewardscope.units import Length, parse_length
 from rewardscope.workflows.classify import classify_atoms
 
 
@@ -74,6 +75,21 @@ def test_subclass_splits_ba_by_orientation(sim, result):
 def test_same_seed_same_classes(sim, result):
     again = classify_atoms(sim.image, sim.truth, pixel_size=sim.pixel_size, subclass="0:2", n_init=3)
     assert (again.atoms["class"] == result.atoms["class"]).all()
+
+
+def test_classify_takes_every_input_and_lengths_in_any_unit(tmp_path, sim):
+    from rewardscope.io import read_image, write_tiff
+
+    write_tiff(tmp_path / "img.tif", sim.image, pixel_size=sim.pixel_size)
+    img = read_image(tmp_path / "img.tif")
+    base = classify_atoms(img.data, sim.truth, pixel_size=img.pixel_size, n_init=2)
+    for source in (tmp_path / "img.tif", img):  # calibration from the file
+        assert classify_atoms(source, sim.truth, n_init=2).atoms["class"].tolist() == base.atoms["class"].tolist()
+    angstrom = classify_atoms(img, sim.truth, window="20A", n_init=2)
+    assert angstrom.summary["window_px"] == base.summary["window_px"] == 57
+    assert angstrom.atoms["class"].tolist() == base.atoms["class"].tolist()
+    assert base.summary["config"]["window"] == "2.0nm" and angstrom.summary["config"]["window"] == "20.0A"
+    assert parse_length(base.summary["config"]["pixel_size"]).angstrom == 0.35
 
 
 def test_atoms_without_xy_are_rejected(sim):

@@ -1,9 +1,9 @@
-"""Gaussian-mixture clustering of atom features, and scoring clusters against known labels.
+"""Gaussian-mixture clustering of atom features and patches, and scoring clusters against known labels.
 
-The mixture is scikit-learn's. What is ours: fitting on the *ordered* atoms only (so that
-disordered columns do not grab a component), a deterministic class numbering (brightest
-class first), and the Hungarian matching used by tests and benchmarks to map clusters
-onto species.
+The mixture and the PCA are scikit-learn's. What is ours: fitting on the *ordered* atoms
+only (so that disordered columns do not grab a component), a deterministic class numbering
+(brightest class first), the species clusters of atom patches (:func:`species_clusters`),
+and the Hungarian matching used by tests and benchmarks to map clusters onto species.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from rewardscope.classify.patches import mirror_symmetrize
 from rewardscope.errors import ParameterError
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -80,6 +81,79 @@ def fit_clusters(features: np.ndarray, n_clusters: int, *, fit_on: np.ndarray | 
         proba = proba[:, np.argsort(-mean_b)]
     labels = proba.argmax(axis=1)
     return Clusters(labels=labels, probability=proba[np.arange(len(labels)), labels], model=gmm)
+
+
+def require_ordered(ordered: np.ndarray, *, classes: int, nn_px: float | None = None) -> None:
+    """Raise :class:`ParameterError` when fewer than ``max(classes, 2)`` atoms are ordered (too few to cluster).
+
+    Examples
+    --------
+    >>> require_ordered(np.array([True, True, False]), classes=2)
+    >>> require_ordered(np.array([True, False]), classes=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rewardscope.errors.ParameterError: only 1 of 2 atoms sit in an ordered neighbourhood, too few to fit 2 ...
+    """
+    n = int(np.sum(ordered))
+    if n < max(classes, 2):
+        at = "" if nn_px is None else f" at a neighbour distance of {nn_px:.3g} px"
+        raise ParameterError(f"only {n} of {len(ordered)} atoms sit in an ordered neighbourhood{at}, too few to "
+                             f"fit {classes} classes; check the lattice and the pixel size")
+
+
+def species_clusters(patches: np.ndarray, ordered: np.ndarray, *, classes: int, pca_components: int,
+                     symmetrize: bool, n_init: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Classes of atoms from their patches (brightest class first).
+
+    The patches (mirror-symmetrized when asked) are reduced by a PCA fitted on the ordered
+    atoms and clustered by :func:`fit_clusters` fitted on them too; every atom is labelled.
+
+    Parameters
+    ----------
+    patches : numpy.ndarray, shape (n, side, side)
+    ordered : numpy.ndarray of bool, shape (n,)
+        Atoms the PCA and the mixture are fitted on.
+    classes : int
+        Number of classes.
+    pca_components : int
+        Principal components kept (at most one fewer than the ordered atoms).
+    symmetrize : bool
+        Average each patch with its mirror images first.
+    n_init : int
+        Restarts of the mixture fit.
+    seed : int
+
+    Returns
+    -------
+    labels : numpy.ndarray of int, shape (n,)
+    probability : numpy.ndarray, shape (n,)
+
+    Raises
+    ------
+    ParameterError
+        Fewer ordered atoms than classes (:func:`require_ordered`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> bright = rng.normal(2.0, 0.1, (20, 5, 5)); dim = rng.normal(1.0, 0.1, (20, 5, 5))
+    >>> labels, _ = species_clusters(np.concatenate([dim, bright]), np.ones(40, bool), classes=2,
+    ...                              pca_components=3, symmetrize=True, n_init=2, seed=0)
+    >>> labels[:20].tolist() == [1] * 20, labels[20:].tolist() == [0] * 20
+    (True, True)
+    """
+    from sklearn.decomposition import PCA
+
+    require_ordered(ordered, classes=classes)
+    pts = mirror_symmetrize(patches) if symmetrize else patches
+    flat = pts.reshape(len(pts), -1).astype(float)
+    k = max(1, min(pca_components, int(ordered.sum()) - 1, flat.shape[1]))
+    feats = PCA(n_components=k, random_state=seed).fit(flat[ordered]).transform(flat)
+    side = patches.shape[-1]
+    c = side // 2
+    brightness = patches[:, c - 1:c + 2, c - 1:c + 2].mean(axis=(1, 2))
+    cl = fit_clusters(feats, classes, fit_on=ordered, brightness=brightness, n_init=n_init, seed=seed)
+    return cl.labels, cl.probability
 
 
 def match_clusters(labels: np.ndarray, truth: np.ndarray) -> tuple[dict[int, object], float]:

@@ -12,10 +12,14 @@ the neighbour distance. Written here because no library offers this label-free s
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
+
+from rewardscope.errors import ParameterError
+from rewardscope.units import Length
 
 
 def neighbour_pairs(xy: np.ndarray, *, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -171,3 +175,42 @@ def ordered_atoms(deviation: np.ndarray, *, seed: int = 0) -> np.ndarray:
     if means.max() - means.min() < 3 * sd_low:
         return np.ones(len(d), bool)
     return gmm.predict_proba(d)[:, low] > 0.5
+
+
+def neighbour_distance_px(xy: np.ndarray, *, lattice: Any = None, pixel_size: Length | None = None) -> float:
+    """Nearest-neighbour distance in pixels: from the lattice, else the atoms' median NN distance.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray, shape (n, 2)
+        Atom positions, pixels.
+    lattice : str or ProjectedCrystal, optional
+        Preset name or crystal; used together with ``pixel_size``.
+    pixel_size : Length, optional
+
+    Returns
+    -------
+    float
+        Pixels.
+
+    Raises
+    ------
+    ParameterError
+        No lattice and fewer than 2 atoms.
+
+    Examples
+    --------
+    >>> neighbour_distance_px(np.array([[0.0, 0.0], [3.0, 4.0], [9.0, 4.0]]))
+    5.0
+    >>> round(neighbour_distance_px(np.zeros((0, 2)), lattice="srtio3-001", pixel_size=Length(0.5, "A")), 3)
+    5.523
+    """
+    if lattice is not None and pixel_size is not None:
+        from rewardscope.physics import ProjectedCrystal, get_lattice
+
+        crystal = lattice if isinstance(lattice, ProjectedCrystal) else get_lattice(lattice)
+        return crystal.min_nn_distance_angstrom / pixel_size.angstrom
+    if len(xy) < 2:
+        raise ParameterError("need at least 2 atoms to estimate the neighbour distance")
+    dist, _ = cKDTree(xy).query(xy, k=2)
+    return float(np.median(dist[:, 1]))

@@ -9,47 +9,10 @@ mirror symmetrization and a Gaussian taper of patches.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy import ndimage
 
-from rewardscope.errors import FileFormatError, ParameterError
+from rewardscope.errors import ParameterError
 from rewardscope.units import Length, parse_length
-
-
-def atom_positions(atoms: pd.DataFrame | np.ndarray, *, min_atoms: int = 1) -> np.ndarray:
-    """(n, 2) float array of (x, y) pixel positions from a table or an array.
-
-    Parameters
-    ----------
-    atoms : pandas.DataFrame with ``x``, ``y`` columns, or array_like of shape (n, 2)
-    min_atoms : int
-        Fewest atoms accepted.
-
-    Raises
-    ------
-    FileFormatError
-        Table without ``x``/``y`` columns or with non-finite values.
-    ParameterError
-        Fewer than ``min_atoms`` atoms.
-
-    Examples
-    --------
-    >>> atom_positions(pd.DataFrame({"x": [1.0], "y": [2.0]})).tolist()
-    [[1.0, 2.0]]
-    """
-    if isinstance(atoms, pd.DataFrame):
-        missing = [c for c in ("x", "y") if c not in atoms.columns]
-        if missing:
-            raise FileFormatError(f"atoms table needs columns x and y (pixels); missing {missing}, "
-                                  f"has {list(atoms.columns)}")
-        xy = atoms[["x", "y"]].to_numpy(float)
-    else:
-        xy = np.asarray(atoms, float).reshape(-1, 2)
-    if not np.isfinite(xy).all():
-        raise FileFormatError("atom positions contain NaN or infinite values")
-    if len(xy) < min_atoms:
-        raise ParameterError(f"need at least {min_atoms} atoms, got {len(xy)}")
-    return xy
 
 
 def window_px(window: str | Length | float, pixel_size: Length | None) -> int:
@@ -78,6 +41,41 @@ def window_px(window: str | Length | float, pixel_size: Length | None) -> int:
     if side_i < 3:
         raise ParameterError(f"window is {side:.1f} px; it must span at least 3 pixels")
     return side_i
+
+
+def window_side_px(window: str | Length, pixel_size: Length, shape: tuple[int, int]) -> int:
+    """:func:`window_px`, refusing windows over twice the image size.
+
+    Parameters
+    ----------
+    window : str or Length
+        Patch side, e.g. ``"2.0nm"``.
+    pixel_size : Length
+    shape : (rows, cols)
+        Image shape.
+
+    Returns
+    -------
+    int
+        Odd patch side, pixels.
+
+    Raises
+    ------
+    ParameterError
+        The window is under 3 px, or larger than twice the image's longer side (a pixel
+        size off by orders of magnitude would allocate patches of billions of pixels).
+
+    Examples
+    --------
+    >>> window_side_px(Length(2.0, "nm"), Length(0.35, "A"), (128, 128))
+    57
+    """
+    side = window_px(window, pixel_size)
+    if side > 2 * max(shape):
+        text = window.text if isinstance(window, Length) else window
+        raise ParameterError(f"the window {text} is {side} px at pixel size {pixel_size.text}, far larger than the "
+                             f"{shape[0]} x {shape[1]} px image; check the pixel size and the window")
+    return side
 
 
 def extract_patches(image: np.ndarray, xy: np.ndarray, *, side: int) -> np.ndarray:

@@ -53,15 +53,15 @@ def amorphous(
     out: Path = typer.Option(..., "--out", help="Output folder: mask.tif, overlay.png, pareto.png, pareto.csv, trials.csv, atoms.csv, summary.json."),
     overwrite: bool = overwrite_option(),
     atoms: Path | None = typer.Option(None, "--atoms", help="Atom table with x, y (pixels); default: LoG* on IMAGE with --lattice."),
-    trials: int = option(AmorphousConfig, "trials"),
+    trials: int = option(AmorphousConfig, "study.trials"),
     lattice: str = option(AmorphousConfig, "lattice"),
     pixel_size: str | None = option(AmorphousConfig, "pixel_size"),
-    sampler: str = option(AmorphousConfig, "sampler"),
-    select: str = option(AmorphousConfig, "select"),
-    seed: int = option(AmorphousConfig, "seed"),
+    sampler: str = option(AmorphousConfig, "study.sampler"),
+    selection: str = option(AmorphousConfig, "study.selection", "--selection", "--select"),
+    seed: int = option(AmorphousConfig, "study.seed"),
     atom_trials: int = option(AmorphousConfig, "atom_trials"),
-    storage: str | None = option(AmorphousConfig, "storage"),
-    study_name: str | None = option(AmorphousConfig, "study_name"),
+    storage: str | None = option(AmorphousConfig, "study.storage"),
+    study_name: str | None = option(AmorphousConfig, "study.study_name"),
     progress: bool = progress_option(),
 ) -> None:
     """Map amorphised regions of IMAGE: per-atom GMM probability, mask tuned by compactness and perimeter."""
@@ -73,8 +73,8 @@ def amorphous(
 
     with print_warnings():  # of the LoG* atoms found when --atoms is not given
         result = map_amorphous(image, atoms=atoms, trials=trials, lattice=lattice, pixel_size=pixel_size,
-                               sampler=sampler, select=select, seed=seed, atom_trials=atom_trials, storage=storage,
-                               study_name=study_name, progress=progress)
+                               sampler=sampler, selection=selection, seed=seed, atom_trials=atom_trials,
+                               storage=storage, study_name=study_name, progress=progress)
     result.summary["input"] = str(image)
 
     def write(tmp: Path) -> None:

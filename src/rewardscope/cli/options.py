@@ -23,9 +23,10 @@ def option(model: type[BaseModel], name: str, *flags: str, **kwargs: Any) -> Any
     model : type of pydantic.BaseModel
         The config model.
     name : str
-        Field name.
+        Field name; ``"study.trials"`` names a field of a nested model (default: the nested
+        model's default inside ``model``, e.g. a workflow's own trial count).
     *flags : str
-        Option names, e.g. ``"--trials"``; default ``--<name with dashes>``.
+        Option names, e.g. ``"--trials"``; default ``--<last part of name with dashes>``.
     **kwargs
         Passed on to ``typer.Option``.
 
@@ -41,12 +42,25 @@ def option(model: type[BaseModel], name: str, *flags: str, **kwargs: Any) -> Any
     ...     window: LengthValue = Field(Length(2.0, "nm"), description="Patch window.")
     >>> option(W, "window").default
     '2.0nm'
+    >>> class S(BaseModel):
+    ...     study: C = Field(default_factory=lambda: C(trials=50))
+    >>> option(S, "study.trials").default, option(S, "study.trials").param_decls
+    (50, ('--trials',))
     """
-    fld = model.model_fields[name]
-    default = fld.default
+    default, fld = _default_and_field(model, name)
     if isinstance(default, Length):  # lengths are typed as text on the command line
         default = default.text
     elif isinstance(default, Enum):
         default = default.value
-    flags = flags or (f"--{name.replace('_', '-')}",)
+    flags = flags or (f"--{name.rpartition('.')[2].replace('_', '-')}",)
     return typer.Option(default, *flags, help=fld.description, **kwargs)
+
+
+def _default_and_field(model: type[BaseModel], name: str) -> tuple[Any, Any]:
+    """Default value and pydantic field of ``name``; ``"a.b"``: field ``b`` of the default of field ``a``."""
+    default: Any = None
+    for depth, part in enumerate(name.split(".")):
+        fld = model.model_fields[part]
+        default = fld.get_default(call_default_factory=True) if depth == 0 else getattr(default, part)
+        model = type(default)
+    return default, fld

@@ -9,59 +9,78 @@ standardised and fitted by a 2-component Gaussian mixture of the trial's covaria
 the component with the larger disorder score is the amorphous one. Atoms whose posterior
 exceeds ``threshold`` form the region; the mask is the union of discs of radius
 ``dilation_nn`` neighbour distances around them, cut half-way to crystalline atoms
-(:mod:`rewardscope.classify.mask`) and smoothed. Rewards (minimised): 1 - compactness and
-the total normalized perimeter (:mod:`rewardscope.rewards.regions`), as in Barakati et al.
-(2024). :class:`AmorphousConfig` is the single source of defaults for the API and the CLI.
+(:mod:`rewardscope.classify.mask`) and smoothed. Rewards (minimised, replaceable with
+``rewards=``): 1 - compactness and the total normalized perimeter
+(:mod:`rewardscope.rewards.regions`), as in Barakati et al. (2024). Finish: the chosen
+trial's per-atom table. :func:`map_amorphous` runs it all through
+:func:`~rewardscope.workflows.base.run_workflow`; :class:`AmorphousConfig` is the single
+source of defaults for the API and the CLI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import ndimage
 
-from rewardscope.classify.clusters import COVARIANCE_TYPES
+from rewardscope.classify.clusters import COVARIANCE_TYPES, species_clusters
 from rewardscope.classify.mask import MaskBuilder
-from rewardscope.classify.order import lattice_deviation, neighbourhood_mean, ordered_atoms
-from rewardscope.classify.patches import atom_positions, centre_crop, extract_patches, gaussian_taper, window_px
-from rewardscope.errors import ParameterError
-from rewardscope.optimize import CategoricalParam, FloatParam, SearchSpace
-from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent, start_stage
+from rewardscope.classify.order import lattice_deviation, neighbour_distance_px, neighbourhood_mean, ordered_atoms
+from rewardscope.classify.patches import centre_crop, extract_patches, gaussian_taper, window_px, window_side_px
+from rewardscope.classify.table import atom_positions, read_atoms
+from rewardscope.config import make_config
+from rewardscope.errors import CalibrationError
+from rewardscope.io.load import Input, load_input
+from rewardscope.optimize import CategoricalParam, FloatParam, SearchSpace, StudyResult
+from rewardscope.optimize.settings import StudySettings
+from rewardscope.progress import ProgressArg, ProgressCallback, silent, start_stage
 from rewardscope.result import Result
 from rewardscope.rewards.regions import REGION_REWARDS
-from rewardscope.units import Length
-from rewardscope.optimize.settings import StudySettings
-from rewardscope.workflows.base import Workflow, optimize
-from rewardscope.workflows.classify import (configure, neighbour_distance_px, read_atoms, species_clusters,
-                                            window_side_px)
+from rewardscope.units import Length, LengthValue, parse_length
+from rewardscope.workflows.base import Reward, Workflow, run_workflow
 
 
 class AmorphousConfig(BaseModel):
-    """Settings of amorphous-region mapping (defaults shared by :func:`map_amorphous` and the CLI)."""
+    """Settings of amorphous-region mapping (defaults shared by :func:`map_amorphous` and the CLI).
+
+    Examples
+    --------
+    >>> cfg = make_config(AmorphousConfig, trials=30, class_window="15A")
+    >>> cfg.study.trials, cfg.class_window.nm, cfg.window_range[1].text
+    (30, 1.5, '2.0nm')
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     lattice: str = Field("ybco-100", description="Preset lattice (neighbour distance; LoG* when no atoms are given).")
-    pixel_size: str | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
-    trials: int = Field(100, ge=1, le=100_000, description="Number of optimization trials.")
-    sampler: Literal["tpe", "gp", "nsga2"] = Field("tpe", description="Optuna sampler: tpe, gp or nsga2.")
-    select: Literal["euclidean", "chebyshev"] = Field("euclidean", description="Rule choosing one Pareto point.")
-    seed: int = Field(0, description="Random seed (optimizer and mixtures).")
-    window_range_nm: tuple[float, float] = Field((0.5, 2.0), description="Search range of the patch window, nm (wider windows smear the region edge).")
+    pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
+    study: StudySettings = Field(default_factory=lambda: StudySettings(trials=100),
+                                 description="The mask's study: trials (100), sampler, selection rule, seed (also "
+                                             "of the mixtures and of LoG*), storage.")
+    window_range: tuple[LengthValue, LengthValue] = Field(
+        (Length(0.5, "nm"), Length(2.0, "nm")),
+        description="Search range of the patch window (wider windows smear the region edge).")
     threshold_range: tuple[float, float] = Field((0.05, 0.95), description="Search range of the amorphous-probability threshold.")
     covariance_types: tuple[str, ...] = Field(COVARIANCE_TYPES, description="Covariance types of the mixture to search (full, tied, diag, spherical).")
     dilation_range_nn: tuple[float, float] = Field((0.5, 3.0), description="Search range of the dilation radius, in neighbour distances.")
     smooth_nn: float = Field(0.5, ge=0, le=5, description="Gaussian smoothing of the mask edge, in neighbour distances.")
     classes: int = Field(4, ge=1, le=50, description="Atom classes whose median patches are the crystalline references.")
-    class_window: str = Field("2.0nm", description="Patch window of the class clustering.")
+    class_window: LengthValue = Field(Length(2.0, "nm"), description="Patch window of the class clustering.")
     atom_trials: int = Field(100, ge=1, le=100_000, description="LoG* trials when atoms are not given.")
-    storage: str | None = Field(None, description="SQLite file holding the study; rerunning with it resumes.")
-    study_name: str | None = Field(None, description="Study name inside --storage.")
+
+    @field_validator("covariance_types")
+    @classmethod
+    def _known_covariance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [t for t in value if t not in COVARIANCE_TYPES]
+        if bad or not value:
+            raise ValueError(f"covariance types must be among {list(COVARIANCE_TYPES)}, got {list(value)}")
+        return value
 
 
 @dataclass
@@ -69,6 +88,7 @@ class AmorphousState:
     """Parameter-independent data of one image (built by :meth:`AmorphousWorkflow.prepare`)."""
 
     shape: tuple[int, int]
+    atoms: pd.DataFrame  # the atom table (given or found)
     xy: np.ndarray
     nn_px: float
     pixel_size: Length
@@ -87,6 +107,15 @@ class AmorphousOutput:
     probability: np.ndarray
     amorphous: np.ndarray
     mask: np.ndarray
+
+
+@dataclass
+class AmorphousMap:
+    """The finished map (:meth:`AmorphousWorkflow.finish`): the per-atom table and the chosen trial's output."""
+
+    atoms: pd.DataFrame
+    output: AmorphousOutput
+    state: AmorphousState
 
 
 @dataclass
@@ -167,53 +196,101 @@ def amorphous_probability(features: np.ndarray, *, covariance_type: str, seed: i
 
 
 class AmorphousWorkflow(Workflow):
-    """Search space (window, threshold, covariance type, dilation), prepare/run, shape rewards."""
+    """Search space (window, threshold, covariance type, dilation), prepare/run, shape rewards.
 
-    def __init__(self, *, config: AmorphousConfig, xy: np.ndarray, pixel_size: Length, nn_px: float) -> None:
-        super().__init__(rewards=dict(REGION_REWARDS), context=None)
+    Parameters
+    ----------
+    config : AmorphousConfig
+    atoms : pandas.DataFrame or path, optional
+        Atom table with ``x``, ``y`` (pixels); default: found by LoG* with ``config.lattice``
+        in :meth:`prepare`.
+    pixel_size : str or Length, optional
+        Calibration of the images given to :meth:`prepare` (:meth:`load` sets it from the input).
+    rewards : mapping of str to callable, optional
+        ``name -> reward(output, context)`` on :class:`AmorphousOutput` (minimised); default
+        :data:`~rewardscope.rewards.regions.REGION_REWARDS` (compactness, perimeter).
+
+    Examples
+    --------
+    >>> from rewardscope.simulate import simulate_haadf
+    >>> sim = simulate_haadf("ybco-100", size=96, amorphous_fraction=0.25, noise=0.1, seed=0)
+    >>> wf = AmorphousWorkflow(config=AmorphousConfig(), atoms=sim.truth, pixel_size=sim.pixel_size)
+    >>> out = wf.run(wf.prepare(sim.image), {"window_nm": 1.2, "threshold": 0.5, "covariance": "full",
+    ...                                      "dilation_nn": 1.5})
+    >>> out.mask.shape, sorted(wf.evaluate(out))
+    ((96, 96), ['area_fraction', 'compactness', 'n_amorphous', 'perimeter'])
+    """
+
+    def __init__(self, *, config: AmorphousConfig, atoms: pd.DataFrame | str | Path | None = None,
+                 pixel_size: str | Length | None = None, rewards: Mapping[str, Reward] | None = None) -> None:
+        super().__init__(rewards=dict(rewards or REGION_REWARDS), context=None)
         self.config = config
-        self.xy = xy
-        self.pixel_size = pixel_size
-        self.nn_px = nn_px
+        self.atoms = None if atoms is None else read_atoms(atoms)
+        self.pixel_size = None if pixel_size is None else parse_length(pixel_size)
 
     def search_space(self) -> SearchSpace:
         """window_nm, threshold, covariance (categorical), dilation_nn."""
         c = self.config
-        bad = [t for t in c.covariance_types if t not in COVARIANCE_TYPES]
-        if bad or not c.covariance_types:
-            raise ParameterError(f"covariance types must be among {list(COVARIANCE_TYPES)}, got {list(c.covariance_types)}")
         return SearchSpace([
-            FloatParam("window_nm", *c.window_range_nm),
+            FloatParam("window_nm", c.window_range[0].nm, c.window_range[1].nm),
             FloatParam("threshold", *c.threshold_range),
             CategoricalParam("covariance", tuple(c.covariance_types)),
             FloatParam("dilation_nn", *c.dilation_range_nn),
         ])
 
+    def load(self, source: Any, pixel_size: Any = None) -> Input:
+        """One image with its pixel size (required): the argument's, else this workflow's, else the source's."""
+        inp = load_input(source, pixel_size or self.pixel_size)
+        self.pixel_size = inp.require_pixel_size("amorphous mapping")
+        return inp
+
     def prepare(self, image: np.ndarray, *, progress: ProgressCallback = silent) -> AmorphousState:
-        """Classes, lattice deviation, patches at the largest window, nearest-atom map (stage ``"atom features"``)."""
-        c, xy, nn = self.config, self.xy, self.nn_px
+        """Atoms (given or LoG*), classes, lattice deviation, patches at the largest window, nearest-atom map.
+
+        Stages: LoG*'s when no atoms were given, then ``"atom features"``.
+        """
+        c = self.config
+        ps = self._pixel_size()
+        table = self._atoms(image, ps, progress)
+        xy = atom_positions(table, min_atoms=max(c.classes, 10))
+        nn = neighbour_distance_px(xy, lattice=c.lattice, pixel_size=ps)
         advance = start_stage(progress, "atom features", total=3, unit="steps")
         deviation = lattice_deviation(xy, nn_px=nn)
-        ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=c.seed)
+        ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=c.study.seed)
         advance()
-        class_side = window_side_px(c.class_window, self.pixel_size, image.shape)
-        big = max(class_side, window_side_px(f"{c.window_range_nm[1]}nm", self.pixel_size, image.shape))
-        patches = extract_patches(image, xy, side=big)
+        class_side = window_side_px(c.class_window, ps, image.shape)
+        patches = extract_patches(image, xy, side=max(class_side, window_side_px(c.window_range[1], ps, image.shape)))
         advance()
         classes, _ = species_clusters(centre_crop(patches, class_side), ordered, classes=c.classes,
-                                      pca_components=8, symmetrize=True, n_init=3, seed=c.seed)
+                                      pca_components=8, symmetrize=True, n_init=3, seed=c.study.seed)
         advance()
-        return AmorphousState(shape=image.shape, xy=xy, nn_px=nn, pixel_size=self.pixel_size, classes=classes,
+        return AmorphousState(shape=image.shape, atoms=table, xy=xy, nn_px=nn, pixel_size=ps, classes=classes,
                               ordered=ordered, deviation=deviation, patches=patches,
                               builder=MaskBuilder(image.shape, xy), cache={})
 
+    def _pixel_size(self) -> Length:
+        if self.pixel_size is None:
+            raise CalibrationError("amorphous mapping needs the pixel size: pass --pixel-size (e.g. 0.35A) "
+                                   "or use a file that stores its calibration")
+        return self.pixel_size
+
+    def _atoms(self, image: np.ndarray, pixel_size: Length, progress: ProgressCallback) -> pd.DataFrame:
+        """The given atom table, or LoG* atoms found with the config's lattice."""
+        if self.atoms is not None:
+            return self.atoms
+        from rewardscope.workflows.atoms import find_atoms
+
+        found = find_atoms(image, lattice=self.config.lattice, pixel_size=pixel_size, trials=self.config.atom_trials,
+                           seed=self.config.study.seed, progress=progress)
+        return found.atoms.reset_index(drop=True)
+
     def run(self, state: AmorphousState, params: dict[str, Any]) -> AmorphousOutput:
         """Probability per atom, atoms above threshold, smoothed region mask."""
-        side = min(window_px(f"{params['window_nm']}nm", state.pixel_size), state.patches.shape[-1])
+        side = min(window_px(Length(params["window_nm"], "nm"), state.pixel_size), state.patches.shape[-1])
         key = (side, params["covariance"])
         if key not in state.cache:
             state.cache[key] = amorphous_probability(order_features(state, side),
-                                                     covariance_type=params["covariance"], seed=self.config.seed)
+                                                     covariance_type=params["covariance"], seed=self.config.study.seed)
         prob = state.cache[key]
         chosen = prob > params["threshold"]
         mask = state.builder.mask(chosen, radius_px=params["dilation_nn"] * state.nn_px)
@@ -226,33 +303,49 @@ class AmorphousWorkflow(Workflow):
         """Area share of the mask and number of amorphous atoms, recorded per trial."""
         return {"area_fraction": float(output.mask.mean()), "n_amorphous": float(output.amorphous.sum())}
 
+    def finish(self, output: AmorphousOutput, *, state: AmorphousState, inp: Input,
+               progress: ProgressCallback) -> tuple[AmorphousMap, dict[str, Any]]:
+        """The atom table with ``class``, ``lattice_deviation``, ``amorphous_probability``, ``amorphous``.
 
-def _atoms_for(image: np.ndarray, atoms: Any, cfg: AmorphousConfig, ps: Length,
-               progress: ProgressCallback) -> pd.DataFrame:
-    """The given atom table, or LoG* atoms found with the config's lattice."""
-    if atoms is not None:
-        return read_atoms(atoms)
-    from rewardscope.workflows.atoms import find_atoms
+        Summary entries: ``n_atoms``, ``n_amorphous``, ``area_fraction``, ``neighbour_distance_px``,
+        ``atoms_source`` (``given`` or ``log-star``).
+        """
+        table = state.atoms.assign(**{"class": state.classes, "lattice_deviation": state.deviation,
+                                      "amorphous_probability": output.probability, "amorphous": output.amorphous})
+        extra = {"n_atoms": len(table), "n_amorphous": int(output.amorphous.sum()),
+                 "area_fraction": float(output.mask.mean()), "neighbour_distance_px": state.nn_px,
+                 "atoms_source": "given" if self.atoms is not None else "log-star"}
+        return AmorphousMap(atoms=table, output=output, state=state), extra
 
-    found = find_atoms(image, lattice=cfg.lattice, pixel_size=ps, trials=cfg.atom_trials, seed=cfg.seed,
-                       progress=progress)
-    return found.atoms.reset_index(drop=True)
+    def to_result(self, output: AmorphousMap, *, study: StudyResult, inp: Input,
+                  summary: dict[str, Any]) -> AmorphousResult:
+        """Tables ``atoms``, ``trials``, ``pareto``; array ``mask``; extras ``study``, ``state``, ``output``."""
+        return AmorphousResult(tables={"atoms": output.atoms, "trials": study.trials, "pareto": study.pareto},
+                               arrays={"mask": output.output.mask.astype(np.uint8)}, summary=summary,
+                               image=inp.image, pixel_size=inp.pixel_size,
+                               extras={"study": study, "state": output.state, "output": output.output})
 
 
-def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
+def map_amorphous(source: Any, *, atoms: pd.DataFrame | str | Path | None = None,
                   config: AmorphousConfig | None = None, pixel_size: str | Length | None = None,
-                  progress: ProgressArg = False, **overrides: Any) -> AmorphousResult:
+                  rewards: Mapping[str, Reward] | None = None, progress: ProgressArg = False,
+                  **overrides: Any) -> AmorphousResult:
     """Map amorphised regions: per-atom amorphous probability and a pixel mask, tuned by shape rewards.
 
     Parameters
     ----------
-    image : numpy.ndarray (rows, cols), ImageData or path
+    source : path, numpy.ndarray (rows, cols), ImageData, HyperSpy-like signal, ...
+        The image: anything :func:`rewardscope.io.load_input` accepts.
     atoms : pandas.DataFrame or path, optional
         Atom table with ``x``, ``y`` (pixels); default: found by LoG* with ``config.lattice``.
     config : AmorphousConfig, optional
-        Settings; keyword ``overrides`` (``trials=50, lattice="srtio3-001"``...) replace fields.
+        Settings; keyword ``overrides`` (``trials=50, lattice="srtio3-001"``...) replace fields
+        (study fields such as ``trials``, ``sampler``, ``seed`` go into ``config.study``).
     pixel_size : str or Length, optional
-        Overrides the file's calibration.
+        Overrides the source's calibration.
+    rewards : mapping of str to callable, optional
+        Region rewards ``(AmorphousOutput, context) -> float`` (minimised) replacing the
+        default compactness and perimeter (:data:`~rewardscope.rewards.regions.REGION_REWARDS`).
     progress : bool or callable
         ``True``: progress of every stage (LoG* when atoms are not given, atom features,
         trials) on stderr, bars on a terminal and log lines elsewhere; or a callback
@@ -261,6 +354,8 @@ def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
     Returns
     -------
     AmorphousResult
+        Summary in the one schema of :func:`~rewardscope.workflows.base.run_workflow`, plus
+        ``n_atoms``, ``n_amorphous``, ``area_fraction``, ``neighbour_distance_px``, ``atoms_source``.
 
     Raises
     ------
@@ -274,30 +369,10 @@ def map_amorphous(image: Any, *, atoms: pd.DataFrame | str | Path | None = None,
     >>> from rewardscope.simulate import simulate_haadf
     >>> sim = simulate_haadf("ybco-100", size=128, amorphous_fraction=0.25, noise=0.1, seed=0)
     >>> res = map_amorphous(sim.image, atoms=sim.truth, pixel_size=sim.pixel_size, trials=10)
-    >>> res.mask.shape
-    (128, 128)
+    >>> res.mask.shape, res.summary["objectives"], res.summary["n_trials"]
+    ((128, 128), ['compactness', 'perimeter'], 10)
     """
-    cfg, arr, ps = configure(AmorphousConfig, config, overrides, image=image, pixel_size=pixel_size,
-                             task="amorphous mapping")
-    with progress_scope(progress) as report:
-        table = _atoms_for(arr, atoms, cfg, ps, report)
-        xy = atom_positions(table, min_atoms=max(cfg.classes, 10))
-        nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
-        wf = AmorphousWorkflow(config=cfg, xy=xy, pixel_size=ps, nn_px=nn)
-        opt = optimize(wf, arr, StudySettings(trials=cfg.trials, sampler=cfg.sampler, seed=cfg.seed,
-                                         selection=cfg.select, storage=cfg.storage, study_name=cfg.study_name),
-                       progress=report)
-    out, state = opt.output, opt.state
-    table = table.copy()
-    table["class"] = state.classes
-    table["lattice_deviation"] = state.deviation
-    table["amorphous_probability"] = out.probability
-    table["amorphous"] = out.amorphous
-    study = opt.study
-    summary = {"n_atoms": len(table), "n_amorphous": int(out.amorphous.sum()),
-               "area_fraction": float(out.mask.mean()), "neighbour_distance_px": nn,
-               "atoms_source": "given" if atoms is not None else "log-star",
-               **study.summary(), "seconds_detail": opt.seconds, "config": cfg.model_dump()}
-    return AmorphousResult(tables={"atoms": table, "trials": study.trials, "pareto": study.pareto},
-                           arrays={"mask": out.mask.astype(np.uint8)}, summary=summary, image=arr, pixel_size=ps,
-                           extras={"study": study, "state": state, "output": out})
+    if pixel_size is not None:
+        overrides["pixel_size"] = pixel_size
+    cfg = make_config(AmorphousConfig, config, **overrides)
+    return run_workflow(AmorphousWorkflow(config=cfg, atoms=atoms, rewards=rewards), source, cfg, progress=progress)

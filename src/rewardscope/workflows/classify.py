@@ -7,30 +7,31 @@ site fall together, reduced by PCA, and clustered by a Gaussian mixture fitted o
 *ordered* atoms only (lattice deviation, see :mod:`rewardscope.classify.order`), so that
 disordered columns do not take a component. Class 0 is the brightest. An optional second
 clustering inside one class, on the unsymmetrized patches, separates orientation variants
-(the paper's two Ba orientations). :class:`ClassifyConfig` holds every default, shared with
-the ``rewardscope classify`` command.
+(the paper's two Ba orientations). Nothing is tuned here, so there is no study and no
+reward: the mixture's own likelihood decides. :class:`ClassifyConfig` holds every default,
+shared with the ``rewardscope classify`` command.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from rewardscope.classify.clusters import fit_clusters
-from rewardscope.classify.order import lattice_deviation, neighbourhood_mean, ordered_atoms
-from rewardscope.classify.patches import atom_positions, extract_patches, mirror_symmetrize, window_px
+from rewardscope.classify.clusters import require_ordered, species_clusters
+from rewardscope.classify.order import lattice_deviation, neighbour_distance_px, neighbourhood_mean, ordered_atoms
+from rewardscope.classify.patches import extract_patches, window_side_px
+from rewardscope.classify.table import atom_positions, read_atoms
 from rewardscope.config import make_config
-from rewardscope.errors import CalibrationError, FileFormatError, ParameterError
+from rewardscope.errors import ParameterError
+from rewardscope.io.load import load_input
 from rewardscope.progress import ProgressArg, progress_scope, start_stage
 from rewardscope.result import Result
-from rewardscope.units import Length, parse_length
-
-M = TypeVar("M", bound=BaseModel)
+from rewardscope.units import Length, LengthValue
 
 
 class ClassifyConfig(BaseModel):
@@ -39,8 +40,8 @@ class ClassifyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     classes: int = Field(4, ge=1, le=50, description="Number of atom classes (YBCO [100]: 4).")
-    window: str = Field("2.0nm", description="Side of the patch around each atom, with unit (e.g. 2.0nm).")
-    pixel_size: str | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
+    window: LengthValue = Field(Length(2.0, "nm"), description="Side of the patch around each atom, with unit (e.g. 2.0nm).")
+    pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
     lattice: str | None = Field(None, description="Preset lattice giving the neighbour distance (default: estimated from the atoms).")
     subclass: str | None = Field(None, description="Split one class again, CLASS:N (e.g. 0:2 for two orientations of class 0).")
     pca_components: int = Field(8, ge=1, le=100, description="Principal components of the patches fed to the mixture.")
@@ -59,79 +60,6 @@ class ClassifyResult(Result):
     def atoms(self) -> pd.DataFrame:
         """One row per atom with its class."""
         return self.tables["atoms"]
-
-
-def resolve_image(image: Any, pixel_size: str | Length | None) -> tuple[np.ndarray, Length | None]:
-    """2-D float image and its pixel size from an array, an ImageData or a path.
-
-    ``pixel_size`` (if given) wins over the file's calibration.
-    """
-    from rewardscope.io import ImageData, as_image, read_image
-
-    ps = parse_length(pixel_size) if isinstance(pixel_size, str) else pixel_size
-    if isinstance(image, (str, Path)):
-        image = read_image(image, pixel_size=ps)
-    if isinstance(image, ImageData):
-        if image.is_stack:
-            raise ParameterError(f"expected one image, got a stack of {image.n_frames} frames")
-        ps = ps or image.pixel_size
-        image = image.data
-    return as_image(image), ps
-
-
-def configure(model: type[M], config: M | None, overrides: dict[str, Any], *, image: Any,
-              pixel_size: str | Length | None, task: str) -> tuple[M, np.ndarray, Length]:
-    """Validated config, the 2-D image and its pixel size (argument, config, then file).
-
-    Raises
-    ------
-    CalibrationError
-        No pixel size anywhere (``task`` names what needs it).
-    """
-    if pixel_size is not None:
-        overrides["pixel_size"] = pixel_size if isinstance(pixel_size, str) else pixel_size.text
-    cfg = make_config(model, config, **overrides)
-    arr, ps = resolve_image(image, cfg.pixel_size)
-    if ps is None:
-        raise CalibrationError(f"{task} needs the pixel size: pass --pixel-size (e.g. 0.35A)")
-    return cfg, arr, ps
-
-
-def read_atoms(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """Atom table from a CSV/Parquet file or a DataFrame; it must have ``x`` and ``y`` (pixels).
-
-    Raises
-    ------
-    FileFormatError
-        Missing or unreadable file, or no ``x``/``y`` columns.
-    """
-    if isinstance(source, pd.DataFrame):
-        table = source.copy()
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileFormatError(f"atoms file {path} does not exist")
-        try:
-            table = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-        except Exception as exc:  # noqa: BLE001  (any parser failure is a bad file)
-            raise FileFormatError(f"cannot read atoms file {path}: {exc}") from None
-    atom_positions(table, min_atoms=0)
-    return table.reset_index(drop=True)
-
-
-def neighbour_distance_px(xy: np.ndarray, *, lattice: Any = None, pixel_size: Length | None = None) -> float:
-    """Nearest-neighbour distance in pixels: from the lattice, else the atoms' median NN distance."""
-    from scipy.spatial import cKDTree
-
-    if lattice is not None and pixel_size is not None:
-        from rewardscope.physics import ProjectedCrystal, get_lattice
-
-        crystal = lattice if isinstance(lattice, ProjectedCrystal) else get_lattice(lattice)
-        return crystal.min_nn_distance_angstrom / pixel_size.angstrom
-    if len(xy) < 2:
-        raise ParameterError("need at least 2 atoms to estimate the neighbour distance")
-    dist, _ = cKDTree(xy).query(xy, k=2)
-    return float(np.median(dist[:, 1]))
 
 
 def parse_subclass(text: str | None, n_classes: int) -> tuple[int, int] | None:
@@ -153,91 +81,24 @@ def parse_subclass(text: str | None, n_classes: int) -> tuple[int, int] | None:
     return cls, n
 
 
-def require_ordered(ordered: np.ndarray, *, classes: int, nn_px: float | None = None) -> None:
-    """Raise :class:`ParameterError` when fewer than ``max(classes, 2)`` atoms are ordered (too few to cluster).
-
-    Examples
-    --------
-    >>> require_ordered(np.array([True, True, False]), classes=2)
-    >>> require_ordered(np.array([True, False]), classes=2)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    rewardscope.errors.ParameterError: only 1 of 2 atoms sit in an ordered neighbourhood, too few to fit 2 ...
-    """
-    n = int(np.sum(ordered))
-    if n < max(classes, 2):
-        at = "" if nn_px is None else f" at a neighbour distance of {nn_px:.3g} px"
-        raise ParameterError(f"only {n} of {len(ordered)} atoms sit in an ordered neighbourhood{at}, too few to "
-                             f"fit {classes} classes; check the lattice and the pixel size")
-
-
-def window_side_px(window: str | Length, pixel_size: Length, shape: tuple[int, int]) -> int:
-    """:func:`~rewardscope.classify.patches.window_px`, refusing windows over twice the image size.
-
-    Raises
-    ------
-    ParameterError
-        The window is under 3 px, or larger than twice the image's longer side (a pixel
-        size off by orders of magnitude would allocate patches of billions of pixels).
-    """
-    side = window_px(window, pixel_size)
-    if side > 2 * max(shape):
-        raise ParameterError(f"the window {window} is {side} px at pixel size {pixel_size.text}, far larger than the "
-                             f"{shape[0]} x {shape[1]} px image; check the pixel size and the window")
-    return side
-
-
-def species_clusters(patches: np.ndarray, ordered: np.ndarray, *, classes: int, pca_components: int,
-                     symmetrize: bool, n_init: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Classes of atoms from their patches (brightest class first).
-
-    Parameters
-    ----------
-    patches : numpy.ndarray, shape (n, side, side)
-    ordered : numpy.ndarray of bool, shape (n,)
-        Atoms the PCA and the mixture are fitted on.
-    classes, pca_components, symmetrize, n_init, seed
-        As in :class:`ClassifyConfig`.
-
-    Returns
-    -------
-    labels : numpy.ndarray of int, shape (n,)
-    probability : numpy.ndarray, shape (n,)
-
-    Raises
-    ------
-    ParameterError
-        Fewer ordered atoms than classes (:func:`require_ordered`).
-    """
-    from sklearn.decomposition import PCA
-
-    require_ordered(ordered, classes=classes)
-
-    pts = mirror_symmetrize(patches) if symmetrize else patches
-    flat = pts.reshape(len(pts), -1).astype(float)
-    k = max(1, min(pca_components, int(ordered.sum()) - 1, flat.shape[1]))
-    feats = PCA(n_components=k, random_state=seed).fit(flat[ordered]).transform(flat)
-    side = patches.shape[-1]
-    c = side // 2
-    brightness = patches[:, c - 1:c + 2, c - 1:c + 2].mean(axis=(1, 2))
-    cl = fit_clusters(feats, classes, fit_on=ordered, brightness=brightness, n_init=n_init, seed=seed)
-    return cl.labels, cl.probability
-
-
-def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: ClassifyConfig | None = None,
+def classify_atoms(source: Any, atoms: pd.DataFrame | str | Path, *, config: ClassifyConfig | None = None,
                    pixel_size: str | Length | None = None, progress: ProgressArg = False,
                    **overrides: Any) -> ClassifyResult:
     """Sort atoms into classes by the look of their surroundings (no labels).
 
+    Nothing is tuned, so this takes no ``rewards=`` and runs no study: the Gaussian
+    mixture's likelihood alone places the classes.
+
     Parameters
     ----------
-    image : numpy.ndarray (rows, cols), ImageData or path
+    source : path, numpy.ndarray (rows, cols), ImageData, HyperSpy-like signal, ...
+        The image: anything :func:`rewardscope.io.load_input` accepts.
     atoms : pandas.DataFrame or path
         Table with ``x``, ``y`` (pixels, x = column); other columns are kept.
     config : ClassifyConfig, optional
         Settings; keyword ``overrides`` (``classes=4, window="2nm"``...) replace fields.
     pixel_size : str or Length, optional
-        Overrides the file's calibration (needed for a physical window).
+        Overrides the source's calibration (needed for a physical window).
     progress : bool or callable
         Stage ``"classifying atoms"`` (patches, clusters); ``True``: on stderr,
         or a callback ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
@@ -245,6 +106,8 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
     Returns
     -------
     ClassifyResult
+        Summary: ``n_atoms``, ``classes``, ``window_px``, ``neighbour_distance_px``,
+        ``class_counts``, ``ordered_share``, ``config``.
 
     Raises
     ------
@@ -263,37 +126,42 @@ def classify_atoms(image: Any, atoms: pd.DataFrame | str | Path, *, config: Clas
     >>> sorted(res.atoms["class"].unique().tolist())
     [0, 1, 2, 3]
     """
-    cfg, arr, ps = configure(ClassifyConfig, config, overrides, image=image, pixel_size=pixel_size,
-                             task="classification")
+    if pixel_size is not None:
+        overrides["pixel_size"] = pixel_size
+    cfg = make_config(ClassifyConfig, config, **overrides)
+    inp = load_input(source, cfg.pixel_size)
+    ps = inp.require_pixel_size("classification")
     table = read_atoms(atoms)
     xy = atom_positions(table, min_atoms=max(cfg.classes, 2))
     sub = parse_subclass(cfg.subclass, cfg.classes)
-    side = window_side_px(cfg.window, ps, arr.shape)
+    side = window_side_px(cfg.window, ps, inp.image.shape)
     nn = neighbour_distance_px(xy, lattice=cfg.lattice, pixel_size=ps)
     deviation = lattice_deviation(xy, nn_px=nn)
     ordered = ordered_atoms(neighbourhood_mean(xy, deviation, radius=1.5 * nn), seed=cfg.seed)
     require_ordered(ordered, classes=cfg.classes, nn_px=nn)  # user errors before any progress line
     with progress_scope(progress) as report:
         advance = start_stage(report, "classifying atoms", total=2, unit="steps")
-        patches = extract_patches(arr, xy, side=side)
+        patches = extract_patches(inp.image, xy, side=side)
         advance()
         labels, prob = species_clusters(patches, ordered, classes=cfg.classes, pca_components=cfg.pca_components,
                                         symmetrize=cfg.symmetrize, n_init=cfg.n_init, seed=cfg.seed)
         advance()
-    out = table.copy()
-    out["class"] = labels
-    out["class_probability"] = prob
-    out["lattice_deviation"] = deviation
-    out["ordered"] = ordered
+    out = table.assign(**{"class": labels, "class_probability": prob, "lattice_deviation": deviation,
+                          "ordered": ordered})
     if sub is not None:
         out["subclass"] = _subclasses(patches, labels, ordered, sub, cfg)
-    means = np.stack([patches[labels == k].mean(axis=0) if (labels == k).any() else np.zeros((side, side))
-                      for k in range(cfg.classes)])
     summary = {"n_atoms": len(out), "classes": cfg.classes, "window_px": side, "neighbour_distance_px": nn,
                "class_counts": {int(k): int((labels == k).sum()) for k in range(cfg.classes)},
-               "ordered_share": float(ordered.mean()), "config": cfg.model_dump()}
-    return ClassifyResult(tables={"atoms": out}, summary=summary, image=arr, pixel_size=ps,
-                          extras={"mean_patches": means})
+               "ordered_share": float(ordered.mean()), "config": cfg.model_dump(mode="json")}
+    return ClassifyResult(tables={"atoms": out}, summary=summary, image=inp.image, pixel_size=ps,
+                          extras={"mean_patches": _mean_patches(patches, labels, cfg.classes)})
+
+
+def _mean_patches(patches: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, side, side) mean patch of each class (zeros for an empty class)."""
+    side = patches.shape[-1]
+    return np.stack([patches[labels == k].mean(axis=0) if (labels == k).any() else np.zeros((side, side))
+                     for k in range(classes)])
 
 
 def _subclasses(patches: np.ndarray, labels: np.ndarray, ordered: np.ndarray, sub: tuple[int, int],

@@ -6,16 +6,6 @@
   presence by Bayes' rule, positions shrunk towards their sites);
 * :mod:`~rewardscope.detect.lattice.order`: :func:`lattice_order`, whether detections
   form the lattice at all (a plausibility check of any atom finder).
-
-Examples
---------
->>> from rewardscope.physics import get_lattice
->>> from rewardscope.units import Length
->>> crystal, ps = get_lattice("srtio3-001"), Length(0.35, "A")
->>> truth = crystal.positions(shape=(96, 96), pixel_size=ps, rotation_deg=12, visible_only=True)
->>> fit = fit_lattice(truth[["x", "y"]].to_numpy(), crystal, pixel_size=ps, shape=(96, 96))
->>> len(fit.sites((96, 96))) == len(truth)
-True
 """
 
 from rewardscope.detect.lattice.fit import LatticeFit, fit_lattice
