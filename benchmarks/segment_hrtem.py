@@ -41,7 +41,8 @@ from rewardscope.metrics import dice, mask_iou  # noqa: E402
 from rewardscope.report.tables import markdown_table  # noqa: E402
 from rewardscope.datasets import HRTEM_ATTRIBUTION  # noqa: E402
 from rewardscope.report.particles import draw_overlay  # noqa: E402
-from rewardscope.workflows.particles import segment_image, segment_movie  # noqa: E402
+from rewardscope.workflows.movie import segment_movie  # noqa: E402
+from rewardscope.workflows.particles import segment_image  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nanoparticles-hrtem" / "train"
 RESULTS = Path(__file__).parent / "results"
@@ -108,7 +109,7 @@ def seed_repeats(images: list, trials: int, seeds: tuple[int, ...]) -> dict[int,
 
 def movie_speed(frames: int = 200, size: int = 512) -> dict:
     from rewardscope.simulate.movie import simulate_movie
-    from rewardscope.track.drift import estimate_drift
+    from rewardscope.track import estimate_drift
 
     sim = simulate_movie(frames=frames, size=size, n_particles=30, seed=0)
     with tempfile.TemporaryDirectory() as tmp:

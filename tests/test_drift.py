@@ -12,7 +12,8 @@ from rewardscope.cli.main import app
 from rewardscope.errors import ImageShapeError, ImageValueError, ParameterError
 from rewardscope.io import open_stack, write_tiff
 from rewardscope.simulate.movie import simulate_movie
-from rewardscope.track import DriftConfig, apply_shifts, common_window, correct_drift, estimate_drift, flag_jumps
+from rewardscope.track import DriftConfig, apply_shifts, common_window, estimate_drift, flag_jumps
+from rewardscope.workflows.drift import correct_drift
 
 RUNNER = CliRunner()
 
@@ -140,3 +141,15 @@ def test_cli_bad_input_exit_2_and_no_output(tmp_path, sim, case):
     assert result.exit_code == 2
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["in.tif"]  # no partial folder left behind
+
+
+def test_correct_drift_streams_aligned_frames_like_in_memory(tmp_path, sim):
+    in_memory = correct_drift(sim.movie, reference="first")
+    streamed = correct_drift(sim.movie, reference="first", pixel_size="0.5A", aligned_path=tmp_path / "aligned")
+    pd.testing.assert_frame_equal(streamed.shifts, in_memory.shifts)
+    assert streamed.aligned is None and streamed.aligned_path == tmp_path / "aligned.tif"
+    on_disk = open_stack(streamed.aligned_path)
+    assert on_disk.pixel_size.angstrom == pytest.approx(0.5)
+    assert np.array_equal(on_disk.read(0, len(on_disk)), in_memory.aligned)
+    assert streamed.summary["aligned_shape"] == list(in_memory.aligned.shape)
+    assert streamed.summary["config"]["reference"] == "first" and streamed.summary["aligned"] == "aligned.tif"

@@ -5,8 +5,8 @@ import tracemalloc
 import numpy as np
 
 from rewardscope.simulate import simulate_movie
-from rewardscope.track.drift import estimate_drift
-from rewardscope.workflows.particles import segment_movie
+from rewardscope.track import estimate_drift
+from rewardscope.workflows.movie import segment_movie
 
 
 def _peaks(tmp_path, frames):

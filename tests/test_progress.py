@@ -18,7 +18,8 @@ from rewardscope.progress import (ProgressReporter, Stage, as_progress, progress
                                   total_marks, track)
 from rewardscope.simulate import simulate_haadf
 from rewardscope.simulate.movie import simulate_movie
-from rewardscope.track.drift import correct_drift, estimate_drift
+from rewardscope.track import estimate_drift
+from rewardscope.workflows.drift import correct_drift
 
 CLI = [sys.executable, "-c", "from rewardscope.cli.main import main; main()"]
 LINE = re.compile(r"^rewardscope: (?P<stage>[^:]+): (?P<rest>.*)$")

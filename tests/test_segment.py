@@ -18,7 +18,8 @@ from rewardscope.rewards.particles import (ParticleRewardContext, ambiguity, cla
                                            cut_fraction, size_outliers)
 from rewardscope.segment import classical, measure_particles, split_touching
 from rewardscope.units import Length
-from rewardscope.workflows.particles import segment_image, segment_movie
+from rewardscope.workflows.movie import segment_movie
+from rewardscope.workflows.particles import segment_image
 
 HRTEM = Path(__file__).parent / "data" / "hrtem"
 runner = CliRunner()
@@ -234,3 +235,75 @@ def test_cli_bad_inputs_exit_2_without_output(tmp_path):
         assert r.exit_code == 2, (args, r.output)
         assert not out.exists()
         assert len([p for p in tmp_path.iterdir() if p.name.startswith(f".out{k}")]) == 0
+
+
+# --------------------------------------------------------------------------- inputs, rewards, movie policy
+
+
+def test_segment_image_reads_paths_imagedata_and_arrays_alike(tmp_path):
+    from rewardscope.io import read_image, write_tiff
+
+    image, truth = discs_image(seed=1)
+    path = write_tiff(tmp_path / "discs.tif", image, pixel_size=Length(0.5, "nm"))
+    by_path = segment_image(path, trials=12, split_trials=0)
+    by_image = segment_image(read_image(path), trials=12, split_trials=0)
+    by_array = segment_image(read_image(path).data, trials=12, split_trials=0, pixel_size="0.5nm")
+    assert mask_iou(by_path.labels > 0, truth) > 0.85 and len(by_path.particles) == 5
+    for other in (by_image, by_array):
+        pd.testing.assert_frame_equal(other.particles, by_path.particles)
+    table = by_path.particles
+    assert by_path.summary["pixel_size_angstrom"] == 5.0  # from the file
+    assert np.allclose(table["area_nm2"], table["area_px"] * 0.25)
+    with pytest.raises(CalibrationError):
+        segment_image(read_image(path).data, trials=4, min_diameter="2nm")  # an array has no calibration
+
+
+def test_segment_image_takes_custom_rewards_for_both_studies():
+    blur = {"blur": lambda seg, ctx: 1.0 / seg.params["sigma_px"]}  # monotone: the widest trial is best
+    image, _ = discs_image(seed=1)
+    res = segment_image(image, trials=12, split_trials=0, rewards=blur)
+    trials = res.tables["trials"]
+    assert res.summary["objectives"] == ["blur"] and "overlap" not in trials
+    assert res.best_params["sigma_px"] == trials["sigma_px"].max()
+    assert res.summary["best_values"]["blur"] == pytest.approx(1.0 / trials["sigma_px"].max())
+    rng = np.random.default_rng(2)
+    pair = 1.0 - 0.5 * two_discs(gap=-3) + rng.normal(0, 0.08, (60, 100))
+    shallow = {"depth": lambda seg, ctx: seg.params["split_depth_px"]}  # monotone: the shallowest trial is best
+    split = segment_image(pair, trials=15, split_trials=10, split_rewards=shallow)
+    depths = split.tables["trials"].query("stage == 'split'")["split_depth_px"]
+    assert len(depths) == 10 and split.best_params["split_depth_px"] == depths.min()
+    assert split.summary["split"]["objectives"] == ["depth"] and split.summary["split"]["n_trials"] == 10
+
+
+def test_movie_policy_reuses_and_reoptimizes_any_workflow():
+    from rewardscope.optimize import FloatParam, SearchSpace
+    from rewardscope.workflows import StudySettings, Workflow
+    from rewardscope.workflows.movie import MoviePolicy
+
+    class Threshold(Workflow):
+        def search_space(self):
+            return SearchSpace([FloatParam("t", 0.0, 2.0)])
+
+        def run(self, state, params):
+            return state > params["t"]
+
+    wf = Threshold(rewards={"share": lambda m, c: (m.mean() - 0.25) ** 2 + 0.01})
+    ramp = np.linspace(0, 1, 4096).reshape(64, 64)
+    policy = MoviePolicy(wf, first=StudySettings(trials=40, seed=0), again=StudySettings(trials=40, seed=0),
+                         tolerance=0.25)
+    steps = [policy.step(ramp + offset) for offset in (0.0, 0.01, 0.0, 0.4, 0.41)]
+    assert [s.reoptimized for s in steps] == [False, False, False, True, False]
+    assert policy.n_reoptimizations == 1
+    assert all(abs(s.output.mean() - 0.25) < 0.03 for s in steps)  # re-optimizing keeps the share right
+    assert policy.chosen.params["t"] == pytest.approx(0.75 + 0.4, abs=0.04)
+
+
+def test_segment_movie_scores_frames_with_the_given_rewards():
+    image, _ = discs_image(seed=1)
+    frames = np.stack([image, np.roll(image, 2, axis=1), np.roll(image, 4, axis=0)])
+    blur = {"blur": lambda seg, ctx: 1.0 / seg.params["sigma_px"]}
+    res = segment_movie(frames, trials=8, split_trials=0, drift=False, rewards=blur)
+    ts = res.tables["timeseries"]
+    assert "blur" in ts and "overlap" not in ts and not ts["reoptimized"].any()
+    assert np.allclose(ts["blur"], 1.0 / ts["sigma_px"])
+    assert res.summary["objectives"] == ["blur"] and res.summary["split"] is None

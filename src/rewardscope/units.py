@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from rewardscope.errors import CalibrationError
+from rewardscope.errors import CalibrationError, ParameterError
 
 #: Size of one unit in ångström.
 UNIT_IN_ANGSTROM: dict[str, float] = {"A": 1.0, "nm": 10.0, "pm": 0.01, "um": 1.0e4}
@@ -165,4 +165,67 @@ LengthValue = Annotated[
     BeforeValidator(_validate_length),
     PlainSerializer(lambda length: length.text, return_type=str),
     WithJsonSchema({"type": "string", "examples": ["0.35A", "0.035nm", "35pm"]}),
+]
+
+
+@dataclass(frozen=True)
+class Pixels:
+    """A size in pixels, for settings that take either pixels or a length (e.g. ``"4px"`` or ``"1nm"``).
+
+    Parameters
+    ----------
+    value : float
+        Number of pixels, finite and >= 0.
+
+    Examples
+    --------
+    >>> Pixels(4.0).text
+    '4px'
+    """
+
+    value: float
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.value) or self.value < 0:
+            raise ParameterError(f"a size in pixels must be a non-negative number, got {self.value}")
+
+    @property
+    def text(self) -> str:
+        """The size as text, e.g. ``"4px"``."""
+        return f"{self.value:g}px"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _validate_length_or_pixels(value: object) -> Length | Pixels:
+    """Pydantic hook: ``"4px"`` or a :class:`Pixels` -> :class:`Pixels`; lengths as :data:`LengthValue`."""
+    if isinstance(value, Pixels):
+        return value
+    if isinstance(value, str) and value.strip().lower().endswith("px"):
+        try:
+            number = float(value.strip()[:-2])
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number of pixels, e.g. 4px") from None
+        return Pixels(number)
+    if isinstance(value, dict) and value.get("unit") == "px":
+        return Pixels(float(value["value"]))  # type: ignore[arg-type]
+    return _validate_length(value)
+
+
+#: A config field holding pixels (``"4px"``) or a length (``"1nm"``): parsed once on input to
+#: :class:`Pixels` or :class:`Length`, written back as text by ``model_dump()``.
+#:
+#: Examples
+#: --------
+#: >>> from pydantic import BaseModel
+#: >>> class C(BaseModel):
+#: ...     size: LengthOrPixels = Pixels(4.0)
+#: >>> C(size="1nm").size.angstrom, C().model_dump(mode="json")
+#: (10.0, {'size': '4px'})
+LengthOrPixels = Annotated[
+    Length | Pixels,
+    BeforeValidator(_validate_length_or_pixels),
+    PlainSerializer(lambda size: size.text, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["4px", "1nm", "12A"]}),
 ]

@@ -96,7 +96,7 @@ def _drift_step(folder: Path) -> str:
     import numpy as np
 
     from rewardscope.report.drift import plot_drift
-    from rewardscope.track.drift import correct_drift
+    from rewardscope.workflows.drift import correct_drift
 
     movie = _movie()
     movie.save(folder / "05_movie_simulated")
@@ -131,13 +131,12 @@ def _segment_real_step(folder: Path) -> str:
 
 def _segment_movie_step(folder: Path) -> str:
     from rewardscope.report.particles import save_particle_figures
-    from rewardscope.workflows.particles import segment_movie
+    from rewardscope.workflows.movie import segment_movie
 
     movie = _movie()
     target = folder / "08_segment_movie"
     target.mkdir()
-    result = segment_movie(movie.movie, pixel_size=movie.pixel_size.text,
-                           drift=True)
+    result = segment_movie(movie.movie, pixel_size=movie.pixel_size, drift=True)
     result.save(target)
     save_particle_figures(result, target)
     ts = result.tables["timeseries"]

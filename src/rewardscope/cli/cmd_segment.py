@@ -12,6 +12,7 @@ from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
+from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.particles import SegmentConfig
 
 OUTPUTS = ("masks.tif (label image per frame), particles.csv, trials.csv, pareto.csv, summary.json, overlay.png, "
@@ -31,6 +32,10 @@ def _parse_range(text: str | None, what: str) -> tuple[float, float] | None:
     return lo, hi
 
 
+#: The segmentation's own study defaults (60 trials), shown by ``--trials``.
+_STUDY = SegmentConfig().study
+
+
 @guard
 def segment(
     path: Path = typer.Argument(..., help="Image or movie (.tif, .png, .npy, .dm4, .emd, ...); movies are read lazily."),
@@ -40,11 +45,11 @@ def segment(
     pixel_size: str | None = option(SegmentConfig, "pixel_size"),
     signal: int | None = signal_option(),
     polarity: str = option(SegmentConfig, "polarity"),
-    trials: int = option(SegmentConfig, "trials"),
+    trials: int = typer.Option(_STUDY.trials, "--trials", help="Trials of the foreground study (smoothing width)."),
     split_trials: int = option(SegmentConfig, "split_trials"),
-    sampler: str = option(SegmentConfig, "sampler"),
-    select: str = option(SegmentConfig, "select"),
-    seed: int = option(SegmentConfig, "seed"),
+    sampler: str = option(StudySettings, "sampler"),
+    selection: str = option(StudySettings, "selection", "--selection", "--select"),
+    seed: int = option(StudySettings, "seed"),
     min_diameter: str = option(SegmentConfig, "min_diameter"),
     max_diameter: str | None = option(SegmentConfig, "max_diameter"),
     sigma_range: str | None = typer.Option(None, "--sigma-range", help="Search range of the Gaussian width, "
@@ -58,19 +63,19 @@ def segment(
     """Segment the particles of IMAGE or every frame of MOVIE; parameters are chosen by label-free rewards."""
     check_output_path(out, inputs=[path], overwrite=overwrite)
     from rewardscope.config import make_config
-    from rewardscope.io import open_stack
+    from rewardscope.io.load import load_input
 
     overrides: dict[str, Any] = dict(
         method=method, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
-        sampler=sampler, select=select, seed=seed, min_diameter=min_diameter, max_diameter=max_diameter,
+        sampler=sampler, selection=selection, seed=seed, min_diameter=min_diameter, max_diameter=max_diameter,
         reoptimize_tolerance=reoptimize_tolerance, reoptimize_trials=reoptimize_trials, drift=drift)
     rng = _parse_range(sigma_range, "--sigma-range")
     if rng is not None:
         overrides["sigma_range_px"] = rng
     config = make_config(SegmentConfig, None, **overrides)
-    stack = open_stack(path, pixel_size=pixel_size, signal=signal)
-    segment_stack = _segment_one if len(stack) == 1 else _segment_many
-    segment_stack(stack, config, out, path, progress, overwrite=overwrite)
+    inp = load_input(path, config.pixel_size, movie=True, name="input", signal=signal)
+    segment_input = _segment_one if len(inp.image) == 1 else _segment_many
+    segment_input(inp, config, out, path, progress, overwrite=overwrite)
 
 
 def _note_units(summary: dict[str, Any]) -> None:
@@ -79,13 +84,12 @@ def _note_units(summary: dict[str, Any]) -> None:
                       "(give --pixel-size for area_nm2 and equivalent_diameter_nm)")
 
 
-def _segment_one(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
+def _segment_one(inp: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
                  overwrite: bool) -> None:
     from rewardscope.report.particles import save_particle_figures
     from rewardscope.workflows.particles import segment_image
 
-    result = segment_image(stack[0], config=config.model_copy(
-        update={"pixel_size": _ps_text(stack.pixel_size, config)}), progress=progress)
+    result = segment_image(inp, config=config, progress=progress)
     result.summary["input"] = str(path)
 
     def write(tmp: Path) -> None:
@@ -100,24 +104,17 @@ def _segment_one(stack: Any, config: SegmentConfig, out: Path, path: Path, progr
                   + f"; {s['seconds']['total']:.1f} s")
 
 
-def _ps_text(pixel_size: Any, config: SegmentConfig) -> str | None:
-    """The pixel size as text for the config (the user's, else the file's)."""
-    if config.pixel_size is not None:
-        return config.pixel_size
-    return None if pixel_size is None else pixel_size.text
-
-
-def _segment_many(stack: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
+def _segment_many(inp: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
                   overwrite: bool) -> None:
     import tifffile
 
     from rewardscope.cli.common import progress_bar
     from rewardscope.report.particles import save_particle_figures
-    from rewardscope.workflows.particles import segment_movie
+    from rewardscope.workflows.movie import segment_movie
 
     def write(tmp: Path) -> Any:
         with progress_bar(progress) as report:
-            result = segment_movie(stack, config=config, masks_path=tmp / "masks.tif", progress=report)
+            result = segment_movie(inp, config=config, masks_path=tmp / "masks.tif", progress=report)
         result.summary["input"] = str(path)
         result.save(tmp)
         masks = tifffile.memmap(tmp / "masks.tif", mode="r")

@@ -12,9 +12,9 @@ from rewardscope.io.lazy import LazyStack, open_stack, write_stack  # noqa: F401
 from rewardscope.io.output import OutputDir
 from rewardscope.io.read import ImageData, read_image
 from rewardscope.io.validate import as_image, as_stack
-from rewardscope.io.write import write_json, write_table, write_tiff
+from rewardscope.io.write import TiffStackWriter, write_json, write_table, write_tiff
 
 __all__ = [
-    "ImageData", "OutputDir", "as_image", "as_stack", "read_image",
+    "ImageData", "OutputDir", "TiffStackWriter", "as_image", "as_stack", "read_image",
     "write_json", "write_table", "write_tiff",
 ]

@@ -28,6 +28,7 @@ from rewardscope.errors import FileFormatError, ImageShapeError, ImageValueError
 from rewardscope.io.capture import read_guard
 from rewardscope.io.read import TIFF_SUFFIXES, _length_or_none, check_exists, check_npy, check_signal, read_image
 from rewardscope.io.validate import MIN_SIDE_PX
+from rewardscope.io.write import TiffStackWriter
 from rewardscope.units import Length, parse_length
 
 
@@ -334,9 +335,7 @@ def write_stack(path: str | Path, frames: Iterable[np.ndarray], *, shape: tuple[
         for i, frame in enumerate(as_float):
             store[i] = frame
         return path
-    kwargs: dict[str, Any] = {"metadata": {"axes": "TYX"}}
-    if pixel_size is not None:
-        kwargs["metadata"]["unit"] = "nm"
-        kwargs["resolution"] = (1.0 / pixel_size.nm, 1.0 / pixel_size.nm)
-    tifffile.imwrite(path, as_float, shape=shape, dtype="float32", imagej=True, **kwargs)
+    with TiffStackWriter(path, shape=shape, dtype=np.float32, pixel_size=pixel_size) as out:
+        for frame in as_float:
+            out.write(frame)
     return path

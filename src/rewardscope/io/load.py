@@ -80,7 +80,7 @@ def _source_parts(source: Any) -> tuple[Any, Length | None, Path | None]:
 
 
 def load_input(source: Any, pixel_size: str | Length | None = None, *, movie: bool = False,
-               name: str = "image") -> Input:
+               name: str = "image", signal: int | None = None) -> Input:
     """Load any accepted input as a validated image (or lazy movie) with its calibration.
 
     Parameters
@@ -94,6 +94,9 @@ def load_input(source: Any, pixel_size: str | Length | None = None, *, movie: bo
         image becomes a one-frame stack. Otherwise one 2-D image is required.
     name : str
         What the input is called in error messages.
+    signal : int, optional
+        Which signal of a multi-signal file to read (as :func:`~rewardscope.io.read_image`);
+        default: the file's first image.
 
     Returns
     -------
@@ -115,11 +118,12 @@ def load_input(source: Any, pixel_size: str | Length | None = None, *, movie: bo
     pixels, file_ps, path = _source_parts(source)
     user_ps = parse_length(pixel_size) if pixel_size is not None else None
     if movie:
-        stack = pixels if isinstance(pixels, LazyStack) else open_stack(pixels, pixel_size=user_ps or file_ps)
+        stack = pixels if isinstance(pixels, LazyStack) else open_stack(
+            pixels, pixel_size=user_ps or file_ps, signal=signal)
         stack.pixel_size = user_ps or stack.pixel_size or file_ps
         return Input(image=stack, pixel_size=stack.pixel_size, path=path or stack.path)
     if isinstance(pixels, Path):
-        img = read_image(pixels, pixel_size=user_ps)
+        img = read_image(pixels, pixel_size=user_ps, signal=signal)
         pixels, file_ps = img.data, img.pixel_size
     if isinstance(pixels, LazyStack):
         if len(pixels) != 1:

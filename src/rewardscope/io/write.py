@@ -1,4 +1,10 @@
-"""Writers for tables, JSON summaries and calibrated TIFF images."""
+"""Writers for tables, JSON summaries and calibrated TIFF images.
+
+Every calibrated TIFF rewardscope writes goes through this module: :func:`write_tiff`
+for an array in memory, :class:`TiffStackWriter` for a movie written frame by frame.
+Both write ImageJ TIFFs with the pixel size as resolution in nm (``unit=nm``), which
+:func:`~rewardscope.io.read_image` and :func:`~rewardscope.io.open_stack` read back.
+"""
 
 from __future__ import annotations
 
@@ -48,6 +54,47 @@ def write_table(path: str | Path, table: pd.DataFrame) -> Path:
     return path
 
 
+def imagej_options(pixel_size: Length | None, *, stack: bool) -> dict[str, Any]:
+    """``metadata`` and ``resolution`` keywords of tifffile for an ImageJ TIFF with this calibration.
+
+    Parameters
+    ----------
+    pixel_size : Length, optional
+        Stored as ImageJ resolution in pixels per nm with ``unit=nm``.
+    stack : bool
+        Frames (axes ``TYX``) or one image (``YX``).
+
+    Returns
+    -------
+    dict
+        ``{"metadata": {...}, "resolution": (per_nm, per_nm)}`` (no resolution without a pixel size).
+
+    Examples
+    --------
+    >>> imagej_options(Length(0.5, "nm"), stack=True)
+    {'metadata': {'axes': 'TYX', 'unit': 'nm'}, 'resolution': (2.0, 2.0)}
+    """
+    metadata: dict[str, Any] = {"axes": "TYX" if stack else "YX"}
+    options: dict[str, Any] = {"metadata": metadata}
+    if pixel_size is not None:
+        metadata["unit"] = "nm"
+        per_nm = 1.0 / pixel_size.nm
+        options["resolution"] = (per_nm, per_nm)
+    return options
+
+
+def _imagej_array(data: np.ndarray) -> np.ndarray:
+    """``data`` in a type ImageJ TIFF holds: uint8, uint16 or float32."""
+    arr = np.asarray(data)
+    if arr.dtype == np.float64:
+        return arr.astype(np.float32)
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer) and arr.dtype not in (np.uint8, np.uint16):
+        return arr.astype(np.uint16 if 0 <= arr.min() and arr.max() < 65536 else np.float32)
+    return arr
+
+
 def write_tiff(path: str | Path, data: np.ndarray, *, pixel_size: Length | None = None) -> Path:
     """Write an image or stack as an ImageJ TIFF with its pixel size in the metadata.
 
@@ -56,24 +103,88 @@ def write_tiff(path: str | Path, data: np.ndarray, *, pixel_size: Length | None 
     path : str or Path
         Output file (``.tif``).
     data : numpy.ndarray, shape (rows, cols) or (frames, rows, cols)
-        float64 is stored as float32; integers keep their type.
+        float64 is stored as float32, bool as uint8, other integers as uint16 (float32
+        when out of its range); uint8, uint16 and float32 are kept.
     pixel_size : Length, optional
         Stored as ImageJ resolution in nm (``unit=nm``), which :func:`read_image` reads back.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> write_tiff("mask.tif", np.zeros((16, 16), bool), pixel_size=Length(0.05, "nm"))  # doctest: +SKIP
     """
     path = Path(path)
-    arr = np.asarray(data)
-    if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    if np.issubdtype(arr.dtype, np.integer) and arr.dtype not in (np.uint8, np.uint16):
-        # ImageJ TIFF holds uint8, uint16 or float32 only.
-        arr = arr.astype(np.uint16 if 0 <= arr.min() and arr.max() < 65536 else np.float32)
-    metadata: dict[str, Any] = {"axes": "TYX" if arr.ndim == 3 else "YX"}
-    kwargs: dict[str, Any] = {}
-    if pixel_size is not None:
-        metadata["unit"] = "nm"
-        per_nm = 1.0 / pixel_size.nm
-        kwargs["resolution"] = (per_nm, per_nm)
-    tifffile.imwrite(path, arr, imagej=True, metadata=metadata, **kwargs)
+    arr = _imagej_array(data)
+    tifffile.imwrite(path, arr, imagej=True, **imagej_options(pixel_size, stack=arr.ndim == 3))
     return path
+
+
+class TiffStackWriter:
+    """Write a movie frame by frame to an ImageJ TIFF with its pixel size (memory: one frame).
+
+    The file is laid out at once (uncompressed, contiguous: memory-mappable) and each
+    :meth:`write` fills the next frame, so movies larger than memory can be written as
+    they are produced.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file (``.tif``).
+    shape : (frames, rows, cols)
+        Exactly ``frames`` frames must be written before :meth:`close`.
+    dtype : numpy dtype
+        ``float32``, ``uint16`` or ``uint8`` (ImageJ types); frames are cast to it.
+    pixel_size : Length, optional
+        Stored as ImageJ resolution in nm, as :func:`write_tiff` does.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from rewardscope.io import open_stack
+    >>> path = Path(tempfile.mkdtemp()) / "movie.tif"
+    >>> with TiffStackWriter(path, shape=(3, 16, 16), pixel_size=Length(0.5, "A")) as out:
+    ...     for i in range(3):
+    ...         out.write(np.full((16, 16), i))
+    >>> movie = open_stack(path)
+    >>> len(movie), float(movie[2].mean()), movie.pixel_size.angstrom
+    (3, 2.0, 0.5)
+    """
+
+    def __init__(self, path: str | Path, *, shape: tuple[int, int, int], dtype: Any = np.float32,
+                 pixel_size: Length | None = None) -> None:
+        self.path = Path(path)
+        self.shape = tuple(int(v) for v in shape)
+        if len(self.shape) != 3:
+            raise ValueError(f"shape must be (frames, rows, cols), got {shape}")
+        self._data: np.memmap | None = tifffile.memmap(self.path, shape=self.shape, dtype=np.dtype(dtype),
+                                                       imagej=True, **imagej_options(pixel_size, stack=True))
+        self.written = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        """Store the next frame, shape (rows, cols), cast to the writer's dtype."""
+        if self._data is None or self.written >= self.shape[0]:
+            raise ValueError(f"{self.path.name}: all {self.shape[0]} frames are written, or the file is closed")
+        self._data[self.written] = frame
+        self.written += 1
+
+    def close(self) -> None:
+        """Flush the frames to disk; an error if fewer frames were written than announced."""
+        if self._data is None:
+            return
+        self._data.flush()
+        self._data = None
+        if self.written != self.shape[0]:
+            raise ValueError(f"{self.path.name}: {self.written} frames written, {self.shape[0]} announced")
+
+    def __enter__(self) -> TiffStackWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._data is not None:  # keep the original error; the partial file is the caller's to remove
+            self._data.flush()
+            self._data = None

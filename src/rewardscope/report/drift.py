@@ -1,7 +1,7 @@
 """Figure of a drift measurement: trajectory, cumulative shift per frame, residual against truth.
 
 Shifts are the content displacement of each frame relative to frame 0 (pixels, x =
-column), as :func:`rewardscope.track.drift.estimate_drift` returns them; with a pixel size
+column), as :func:`rewardscope.track.estimate_drift` returns them; with a pixel size
 a second axis gives them in nm (Å for small drifts). Stage jumps are marked. When the true
 shifts are known (simulations, benchmarks) they are drawn as a thick light line under the
 thin measured one, and a third panel shows the residual with its RMS.
