@@ -38,7 +38,7 @@ _PUBLIC: dict[str, str] = {
     "classify_atoms": "rewardscope.workflows.classify",
     "map_amorphous": "rewardscope.workflows.amorphous",
     "segment_image": "rewardscope.workflows.particles",
-    "segment_movie": "rewardscope.workflows.particles",
+    "segment_movie": "rewardscope.workflows.movie",
     "correct_drift": "rewardscope.workflows.drift",
     "read_image": "rewardscope.io.read",
     "load_input": "rewardscope.io.load",

@@ -62,10 +62,10 @@ def bench_noise(config: NoiseBenchConfig | None = None, *, progress: ProgressArg
 
     Examples
     --------
-    >>> res = bench_noise(images=1, logstar_images=0, levels=(0.0,), size=64)  # doctest: +SKIP
-    >>> res["per_level"][["method", "noise", "f1"]]  # doctest: +SKIP
-      method  noise   f1
-    0   dcnn    0.0  1.0
+    >>> res = bench_noise(images=1, logstar_images=0, levels=(0.0,), size=64)  # DCNN only, one clean image
+    >>> res["per_level"][["method", "noise", "n_true", "n_found", "f1"]]
+      method  noise  n_true  n_found   f1
+    0   dcnn    0.0    72.0     72.0  1.0
     """
     cfg = make_config(NoiseBenchConfig, config, **overrides)
     rows: list[dict[str, Any]] = []
