@@ -93,7 +93,7 @@ def _accuracy_row(sim, lattice: str, ps: float, noise: float, name: str) -> dict
     return {"method": name, "lattice": lattice, "pixel_size_A": ps,
             "noise": noise, "n_true": len(sim.truth), "n_found": len(res.atoms),
             "n_expected": round(res.summary["n_expected"], 1),
-            **{k: round(v, 4) for k, v in res.summary["objectives"].items()},
+            **{k: round(v, 4) for k, v in res.summary["best_values"].items()},
             **score(res.atoms, sim), "rmse_bound_px": rmse_bound(sim, noise),
             "seconds": time.perf_counter() - t0}
 
@@ -148,7 +148,7 @@ def speed() -> tuple[pd.DataFrame, dict]:
             if not kwargs.get("lattice_prior"):  # the prior does not change the study
                 studies[label] = res.study
             runs.setdefault(label, []).append({"seconds": seconds, "hypervolume": res.study.hypervolume,
-                                               **res.summary["objectives"], "n_atoms": len(res.atoms),
+                                               **res.summary["best_values"], "n_atoms": len(res.atoms),
                                                **score(res.atoms, sim)})
             print(label, runs[label][-1], flush=True)
         label = "blob_log baseline (NSGA-II, pop 100)"

@@ -10,11 +10,12 @@ from typer.testing import CliRunner
 
 from rewardscope.cli.main import app
 from rewardscope.metrics import score_atoms
-from rewardscope.errors import CalibrationError, ImageValueError, ParameterError
+from rewardscope.errors import CalibrationError, ImageValueError, ParameterError, PlausibilityWarning
 from rewardscope.io import write_tiff
 from rewardscope.rewards import quantity_error
 from rewardscope.simulate import simulate_haadf
 from rewardscope.workflows.atoms import AtomsConfig, atom_methods, find_atoms
+from rewardscope.workflows.atoms_log import LogStarWorkflow, fixed_log_params
 
 STO = simulate_haadf("srtio3-001", size=128, noise=0.1, seed=2)
 FAST = dict(lattice="srtio3-001", pixel_size="0.35A", progress=False)
@@ -68,21 +69,91 @@ def test_resume_and_warm_start(tmp_path, sto_result):
     assert warm.trials.iloc[0]["num_sigma"] == first_set["num_sigma"]
 
 
+def _chosen_trial(result):
+    """The selected Pareto row (the chosen parameter set) as a Series."""
+    chosen = result.pareto[result.pareto["selected"]]
+    assert len(chosen) == 1
+    return chosen.iloc[0]
+
+
+def test_summary_values_are_the_rewards_at_the_chosen_point(sto_result):
+    s, row = sto_result.summary, _chosen_trial(sto_result)
+    assert s["objectives"] == ["qc", "er"]
+    assert s["best_values"] == {"qc": row["qc"], "er": row["er"]}
+    assert s["best_params"] == pytest.approx({k: row[k] for k in s["best_params"]})
+    # QC recomputed from the chosen trial's count and the lattice's expected count
+    assert s["best_values"]["qc"] == pytest.approx(abs(row["n_atoms"] - s["n_expected"]) / s["n_expected"], abs=1e-12)
+    assert s["plausibility"]["qc"] == s["best_values"]["qc"]
+    assert s["study"]["trials"] == 60 and s["n_trials"] == 60 and s["workflow"] == "LogStarWorkflow"
+
+
 def test_custom_rewards_and_oracle_count():
     def far_from_100(atoms, ctx):
         return abs(len(atoms) - 100) / 100
 
-    res = find_atoms(STO.image, trials=20, rewards={"qc": quantity_error, "n100": far_from_100}, n_expected=50,
-                     **FAST)
+    with pytest.warns(PlausibilityWarning, match="the 50 expected"):  # the chosen count trades 50 against 100
+        res = find_atoms(STO.image, trials=20, rewards={"qc": quantity_error, "n100": far_from_100}, n_expected=50,
+                         **FAST)
     assert "n100" in res.trials.columns and res.summary["n_expected"] == 50
-    assert set(res.summary["objectives"]) == {"qc", "n100"}
+    assert res.summary["objectives"] == ["qc", "n100"]
+    row = _chosen_trial(res)
+    n = row["n_atoms"]
+    assert res.summary["best_values"] == pytest.approx({"qc": abs(n - 50) / 50, "n100": abs(n - 100) / 100})
+    # every trial scored with the custom rewards: the values follow from the trial's count
+    np.testing.assert_allclose(res.trials["n100"], (res.trials["n_atoms"] - 100).abs() / 100)
+    np.testing.assert_allclose(res.trials["qc"], (res.trials["n_atoms"] - 50).abs() / 50)
+    assert abs(len(res.atoms) - n) <= 0.05 * n  # the refinement keeps the chosen columns
 
 
-def test_plain_log_method():
-    assert {"log-star", "log"} <= set(atom_methods())
+def test_plain_log_method(sto_result):
+    assert {"log-star", "log", "dcnn"} <= set(atom_methods())
     res = find_atoms(STO.image, method="log", **FAST)
-    assert len(res.trials) == 1 and len(res.atoms) > 100
+    assert len(res.trials) == 1 and res.summary["study"]["trials"] == 1
+    assert res.summary["best_params"] == fixed_log_params(AtomsConfig(), 1.0)  # 0.35 A: sigma scale 1
     assert res.summary["best_params"]["num_sigma"] == AtomsConfig().log_params["num_sigma"]
+    assert res.summary["sigma_search_px"]["min_sigma"] == [1.0, 1.0]  # fixed, not searched
+    plain, tuned = _score(res, STO), _score(sto_result, STO)
+    assert 0.85 <= plain.f1 < tuned.f1  # fixed parameters over-count (noise blobs); LoG* does better
+    assert len(res.atoms) > len(STO.truth)
+    row = _chosen_trial(res)
+    assert res.summary["best_values"]["qc"] == pytest.approx(abs(row["n_atoms"] - res.summary["n_expected"])
+                                                             / res.summary["n_expected"])
+
+
+def test_dcnn_method_runs_one_trial_through_the_same_finish():
+    res = find_atoms(STO.image, method="dcnn", **FAST)
+    m = _score(res, STO)
+    assert m.f1 >= 0.98 and m.rmse_px <= 0.3
+    assert len(res.trials) == 1 and res.summary["workflow"] == "DcnnWorkflow" and res.summary["method"] == "dcnn"
+    assert "fit_sigma" in res.atoms.columns  # the shared Gaussian refinement
+    assert res.summary["n_atoms"] == len(res.atoms) and res.summary["warnings"] == []
+
+
+def test_a_registered_method_runs_through_run_workflow():
+    from rewardscope.workflows.atoms import _METHODS, register_atom_method
+
+    def coarse(config, context, **kwargs):  # LoG* searching a narrower threshold range
+        return LogStarWorkflow(config=config.model_copy(update={"threshold_range": (0.05, 0.2)}), context=context,
+                               **kwargs)
+
+    register_atom_method("log-coarse", coarse)
+    try:
+        res = find_atoms(STO.image, method="log-coarse", trials=15, **FAST)
+    finally:
+        _METHODS.pop("log-coarse")
+    assert res.summary["method"] == "log-coarse" and len(res.trials) == 15
+    assert res.trials["threshold"].between(0.05, 0.2).all()
+    assert _score(res, STO).f1 >= 0.9
+
+
+def test_every_method_is_registered_without_loading_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from rewardscope.workflows.atoms import atom_methods; "
+            "print(','.join(atom_methods()), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["log-star,log,dcnn", "False"]
 
 
 def test_bad_inputs():
@@ -100,18 +171,19 @@ def test_bad_inputs():
         find_atoms(STO.image, cif="x.cif", pixel_size="0.35A", trials=5)
 
 
-def test_cli_writes_all_outputs(tmp_path):
+@pytest.mark.parametrize("selection_flag", ["--select", "--selection"])
+def test_cli_writes_all_outputs(tmp_path, selection_flag):
     img = tmp_path / "sto.tif"
     write_tiff(img, STO.image[:96, :96])
     out = tmp_path / "out"
     r = CliRunner().invoke(app, ["atoms", str(img), "--out", str(out), "--lattice", "srtio3-001",
                                  "--pixel-size", "0.35A", "--trials", "15", "--sampler", "nsga2",
-                                 "--select", "chebyshev", "--no-progress"])
+                                 selection_flag, "chebyshev", "--no-progress"])
     assert r.exit_code == 0, r.output
     for name in ("atoms.csv", "trials.csv", "pareto.csv", "summary.json", "overlay.png", "pareto.png"):
         assert (out / name).is_file()
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["selection"] == "chebyshev" and summary["n_trials"] == 15
+    assert summary["study"]["selection"] == "chebyshev" and summary["n_trials"] == 15
     assert {"n_atoms", "n_expected", "hypervolume", "seconds", "versions", "command"} <= set(summary)
 
 

@@ -1,8 +1,13 @@
-"""``rewardscope atoms IMAGE --out DIR``: reward-driven atom finding (LoG*, plain LoG, DCNN)."""
+"""``rewardscope atoms IMAGE --out DIR``: reward-driven atom finding (LoG*, plain LoG, DCNN).
+
+The flags build one :class:`~rewardscope.workflows.atoms.AtomsConfig` (its fields give
+every default and help text); the command calls the API with it and saves the result.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -10,8 +15,10 @@ from rewardscope.cli.common import console, guard, overwrite_option, storage_fil
 from rewardscope.cli.feedback import print_warnings, progress_option
 from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
+from rewardscope.config import make_config
 from rewardscope.io.output import check_output_path
-from rewardscope.workflows.atoms import AtomsConfig
+from rewardscope.optimize.settings import StudySettings
+from rewardscope.workflows.atoms_base import AtomsConfig
 
 
 @guard
@@ -21,14 +28,14 @@ def atoms(
     overwrite: bool = overwrite_option(),
     lattice: str | None = option(AtomsConfig, "lattice"),
     cif: str | None = option(AtomsConfig, "cif"),
-    zone: tuple[int, int, int] | None = typer.Option(None, "--zone", help="Zone axis U V W for --cif.", show_default=False),
+    zone: tuple[int, int, int] | None = option(AtomsConfig, "zone", show_default=False),
     pixel_size: str | None = option(AtomsConfig, "pixel_size"),
     signal: int | None = signal_option(),
     method: str = option(AtomsConfig, "method"),
-    trials: int = option(AtomsConfig, "trials"),
-    sampler: str = option(AtomsConfig, "sampler"),
-    select: str = option(AtomsConfig, "select"),
-    seed: int = option(AtomsConfig, "seed"),
+    trials: int = option(StudySettings, "trials"),
+    sampler: str = option(StudySettings, "sampler"),
+    selection: str = option(StudySettings, "selection", "--selection", "--select"),
+    seed: int = option(StudySettings, "seed"),
     n_expected: float | None = option(AtomsConfig, "n_expected"),
     oracle: str | None = typer.Option(None, "--oracle", help="dcnn: the network's atom count replaces the expected count in QC, and the result is scored (F1) against the network's atoms."),
     ensemble: int = option(AtomsConfig, "ensemble"),
@@ -36,45 +43,59 @@ def atoms(
     lattice_prior: bool = option(AtomsConfig, "lattice_prior", "--lattice-prior/--no-lattice-prior"),
     displacement_sigma: str = option(AtomsConfig, "displacement_sigma"),
     vacancy_prior: float = option(AtomsConfig, "vacancy_prior"),
-    storage: str | None = option(AtomsConfig, "storage"),
-    study_name: str | None = option(AtomsConfig, "study_name"),
+    storage: str | None = option(StudySettings, "storage"),
+    study_name: str | None = option(StudySettings, "study_name"),
     strict: bool = option(AtomsConfig, "strict", "--strict/--no-strict"),
     progress: bool = progress_option(),
 ) -> None:
     """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimization."""
     inputs = [image, cif, storage_file(storage)]
     check_output_path(out, inputs=inputs, overwrite=overwrite)
-    from rewardscope.io import read_image
+    cfg = make_config(AtomsConfig, lattice=lattice, cif=cif, zone=zone, pixel_size=pixel_size, method=method,
+                      trials=trials, sampler=sampler, selection=selection, seed=seed, n_expected=n_expected,
+                      ensemble=ensemble, er_factor=er_factor, lattice_prior=lattice_prior,
+                      displacement_sigma=displacement_sigma, vacancy_prior=vacancy_prior, storage=storage,
+                      study_name=study_name, strict=strict)
+    from rewardscope.io.load import load_input
+
+    inp = load_input(image, cfg.pixel_size, signal=signal)
+    if cfg.method == "dcnn" and cfg.lattice is None and cfg.cif is None:
+        _dcnn_without_lattice(inp, out, cfg, overwrite=overwrite, progress=progress)
+        return
+    with print_warnings():
+        result = _find(inp, cfg, oracle=oracle, progress=progress)
+    result.summary["input"] = str(image)
+    write_outputs(out, lambda tmp: _save_atoms(result, tmp), inputs=inputs, overwrite=overwrite)
+    _print_summary(result.summary)
+
+
+def _find(inp: Any, cfg: AtomsConfig, *, oracle: str | None, progress: bool) -> Any:
+    """The API call: :func:`find_atoms`, or with ``--oracle`` :func:`find_atoms_with_oracle`."""
+    if oracle is None:
+        from rewardscope.workflows.atoms import find_atoms
+
+        return find_atoms(inp, config=cfg, progress=progress)
+    from rewardscope.workflows.atoms import find_atoms_with_oracle
+
+    return find_atoms_with_oracle(inp, oracle=oracle, config=cfg, progress=progress)
+
+
+def _save_atoms(result: Any, folder: Path) -> None:
+    """The result's tables and summary, the overlay and the Pareto plot."""
     from rewardscope.report.atoms import plot_atoms
     from rewardscope.report.pareto import plot_pareto
-    from rewardscope.workflows.atoms import find_atoms
 
-    img = read_image(image, pixel_size=pixel_size, signal=signal)
-    if method == "dcnn" and lattice is None and cif is None:
-        _dcnn_without_lattice(img, out, ensemble=ensemble, overwrite=overwrite, progress=progress)
-        return
-    from rewardscope.workflows.atoms_dcnn import find_atoms_with_oracle
+    result.save(folder)
+    plot_atoms(result.image, result.atoms, path=folder / "overlay.png",
+               title=f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})",
+               pixel_size=result.pixel_size)
+    plot_pareto(result.study, path=folder / "pareto.png")
 
-    run = find_atoms if oracle is None else lambda *a, **k: find_atoms_with_oracle(*a, oracle=oracle, **k)
-    with print_warnings():
-        result = run(img, lattice=lattice, cif=cif, zone=zone, pixel_size=pixel_size, method=method, strict=strict,
-                     trials=trials, sampler=sampler, select=select, seed=seed, n_expected=n_expected,
-                     er_factor=er_factor, lattice_prior=lattice_prior, displacement_sigma=displacement_sigma,
-                     vacancy_prior=vacancy_prior, storage=storage, study_name=study_name, progress=progress,
-                     ensemble=ensemble)
-    result.summary["input"] = str(image)
 
-    def write(tmp: Path) -> None:
-        result.save(tmp)
-        plot_atoms(result.image, result.atoms, path=tmp / "overlay.png",
-                   title=f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})",
-                   pixel_size=result.pixel_size)
-        plot_pareto(result.study, path=tmp / "pareto.png")
-
-    write_outputs(out, write, inputs=inputs, overwrite=overwrite)
-    s = result.summary
+def _print_summary(s: dict[str, Any]) -> None:
+    """One line of counts, reward values and time (and the oracle's F1); one for the lattice prior."""
     console.print(f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f}); "
-                  + ", ".join(f"{k} = {v:.4g}" for k, v in s["objectives"].items())
+                  + ", ".join(f"{k} = {v:.4g}" for k, v in s["best_values"].items())
                   + f"; {s['seconds']['total']:.1f} s"
                   + (f"; F1 against the {s['oracle']} oracle ({s['oracle_count']} atoms) = {s['oracle_f1']:.4f}"
                      if "oracle" in s else ""))
@@ -86,25 +107,23 @@ def atoms(
                       f"{lp['displacement_sigma_px']:.2f} px")
 
 
-def _dcnn_without_lattice(img: object, out: Path, *, ensemble: int, overwrite: bool, progress: bool) -> None:
+def _dcnn_without_lattice(inp: Any, out: Path, cfg: AtomsConfig, *, overwrite: bool, progress: bool) -> None:
     """``--method dcnn`` with no lattice: the network alone (no rewards to report)."""
     from rewardscope.detect.dcnn import find_atoms_dcnn
-    from rewardscope.io import as_image
     from rewardscope.report.atoms import plot_atoms
     from rewardscope.result import Result
 
-    arr = as_image(img.data)
-    found = find_atoms_dcnn(arr, pixel_size=img.pixel_size, ensemble=ensemble, progress=progress)
-    result = Result(tables={"atoms": found.atoms}, image=arr, pixel_size=img.pixel_size,
+    found = find_atoms_dcnn(inp.image, pixel_size=inp.pixel_size, ensemble=cfg.ensemble, progress=progress)
+    result = Result(tables={"atoms": found.atoms}, image=inp.image, pixel_size=inp.pixel_size,
                     summary={"method": "dcnn", "lattice": None, "n_atoms": int(len(found.atoms)),
-                             "ensemble": ensemble, "seconds": found.seconds, "input": str(img.path)})
+                             "ensemble": cfg.ensemble, "seconds": found.seconds, "input": str(inp.path)})
 
     def write(tmp: Path) -> None:
         result.save(tmp)
-        plot_atoms(arr, found.atoms, path=tmp / "overlay.png", title=f"DCNN: {len(found.atoms)} atoms",
-                   pixel_size=img.pixel_size)
+        plot_atoms(inp.image, found.atoms, path=tmp / "overlay.png", title=f"DCNN: {len(found.atoms)} atoms",
+                   pixel_size=inp.pixel_size)
 
-    write_outputs(out, write, inputs=[img.path], overwrite=overwrite)
+    write_outputs(out, write, inputs=[inp.path], overwrite=overwrite)
     console.print(f"{len(found.atoms)} atoms (DCNN, no lattice given: no rewards computed); {found.seconds:.2f} s")
 
 

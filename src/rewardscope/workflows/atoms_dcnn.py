@@ -1,41 +1,62 @@
 """The DCNN as an atom-finding method of :func:`rewardscope.workflows.atoms.find_atoms`, and as an oracle.
 
-As a workflow: ``prepare`` runs the network once (the probability maps, all test-time
-views), ``run`` picks the peaks above a threshold (milliseconds), and the atom rewards
-(QC, ER) score the result like any LoG* trial. By default the threshold is fixed (one
-evaluation); the workflow could tune it like LoG*'s parameters.
+As a workflow (:class:`DcnnWorkflow`, ``method="dcnn"``): ``prepare`` runs the network
+once (the probability maps, all test-time views), ``run`` picks the peaks above a
+threshold (milliseconds), and the atom rewards (QC, ER) score the result like any LoG*
+trial; the finishing step, checks and result are :class:`~rewardscope.workflows.atoms.AtomWorkflow`'s.
+The threshold is fixed (one evaluation); the workflow could tune it like LoG*'s parameters.
 
-As an oracle (:func:`dcnn_oracle`): the network's count replaces the lattice's expected
-count in QC (as the LoG* paper's code did), and its positions give LoG* an F1 without
-truth (:func:`f1_against_oracle`).
+As an oracle (:func:`dcnn_oracle`, used by
+:func:`~rewardscope.workflows.atoms.find_atoms_with_oracle`): the network's count replaces
+the lattice's expected count in QC (as the LoG* paper's code did), and its positions give
+LoG* an F1 without truth (:func:`f1_against_oracle`).
+
+Over many files without a lattice: :func:`find_atoms_dcnn_files` (the ``atoms-dcnn``
+command), batching frames of equal shape and calibration. This module loads without torch;
+the network loads when it first runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
+from rewardscope.config import make_config
+from rewardscope.detect.dcnn import DEFAULT_THRESHOLD
 from rewardscope.optimize import SearchSpace
 from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent
-from rewardscope.rewards.atoms import ATOM_REWARDS
-from rewardscope.optimize.settings import StudySettings
-from rewardscope.workflows.base import Workflow, optimize
+from rewardscope.rewards.atoms import AtomReward, AtomRewardContext
+from rewardscope.units import Length, LengthValue
+from rewardscope.workflows.atoms_base import AtomsConfig, AtomWorkflow
 
 
+class DcnnWorkflow(AtomWorkflow):
+    """Network maps once (prepare), peaks per threshold (run), scored by the atom rewards.
 
-class DcnnWorkflow(Workflow):
-    """Network maps once (prepare), peaks per threshold (run), scored by the atom rewards."""
+    Parameters are those of :class:`~rewardscope.workflows.atoms.AtomWorkflow` plus the
+    peak ``threshold`` (default :data:`~rewardscope.detect.dcnn.DEFAULT_THRESHOLD`); the
+    test-time views are the config's ``ensemble``.
 
-    def __init__(self, *, context: Any, pixel_size: Any, ensemble: int = 1, threshold: float | None = None,
-                 rewards: Any = None) -> None:
-        super().__init__(rewards=dict(rewards or ATOM_REWARDS), context=context,
-                         reference_point=[1.0] * len(rewards or ATOM_REWARDS))
-        from rewardscope.detect.dcnn import DEFAULT_THRESHOLD
+    Examples
+    --------
+    >>> from rewardscope.physics import get_lattice
+    >>> ctx = AtomRewardContext(n_expected=100, ideal_nn_sum_px=20.0)
+    >>> wf = DcnnWorkflow(config=AtomsConfig(), context=ctx, crystal=get_lattice("ybco-100"), sigma_scale=1.0)
+    >>> wf.search_space().tunable_names, wf.stage
+    ([], 'DCNN peaks')
+    """
 
-        self.pixel_size = pixel_size
-        self.ensemble = ensemble
+    stage = "DCNN peaks"
+
+    def __init__(self, *, config: AtomsConfig, context: AtomRewardContext, crystal: Any, sigma_scale: float,
+                 rewards: Mapping[str, AtomReward] | None = None, threshold: float | None = None) -> None:
+        super().__init__(config=config, context=context, crystal=crystal, sigma_scale=sigma_scale, rewards=rewards)
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
 
     def search_space(self) -> SearchSpace:
@@ -46,26 +67,18 @@ class DcnnWorkflow(Workflow):
         """Probability maps of all test-time views (the network's forward passes, reported to ``progress``)."""
         from rewardscope.detect.dcnn import dcnn_maps
 
-        return dcnn_maps([image], pixel_size=self.pixel_size, ensemble=self.ensemble, progress=progress)
+        return dcnn_maps([image], pixel_size=self.context.pixel_size, ensemble=self.config.ensemble,
+                         progress=progress)
 
     def run(self, state: Any, params: dict[str, Any]) -> pd.DataFrame:
         """Atoms above ``params["threshold"]``, input pixels."""
         return state.atoms(0, threshold=float(params["threshold"])).atoms
 
-    def describe(self, output: pd.DataFrame) -> dict[str, float]:
-        """Record the number of atoms."""
-        return {"n_atoms": float(len(output))}
 
-
-def dcnn_method(image: np.ndarray, config: Any, context: Any, options: Any) -> Any:
+def dcnn_workflow(config: AtomsConfig, context: AtomRewardContext, *, crystal: Any, sigma_scale: float,
+                  rewards: Mapping[str, AtomReward] | None = None) -> DcnnWorkflow:
     """``find_atoms(..., method="dcnn")``: the shipped network, scored by QC and ER."""
-    from rewardscope.workflows.atoms import MethodOutput
-
-    wf = DcnnWorkflow(context=context, pixel_size=context.pixel_size, ensemble=int(getattr(config, "ensemble", 1)),
-                      rewards=options.rewards)
-    out = optimize(wf, image, StudySettings(trials=1, seed=config.seed, selection=config.select), progress=options.progress,
-                   stage="DCNN peaks")
-    return MethodOutput(atoms=out.output, study=out.study, seconds=out.seconds)
+    return DcnnWorkflow(config=config, context=context, crystal=crystal, sigma_scale=sigma_scale, rewards=rewards)
 
 
 def dcnn_oracle(image: np.ndarray, *, pixel_size: Any, ensemble: int = 1, progress: ProgressArg = None) -> pd.DataFrame:
@@ -81,6 +94,13 @@ def f1_against_oracle(atoms: pd.DataFrame, oracle: pd.DataFrame, *, shape: tuple
 
     Matching is one-to-one within 0.3 x the smallest ideal column distance, with the
     2 px border rule of :func:`rewardscope.metrics.score_atoms`.
+
+    Examples
+    --------
+    >>> from rewardscope.physics import get_lattice
+    >>> xy = pd.DataFrame({"x": [10.0, 20.0, 30.0], "y": [10.0, 10.0, 10.0]})
+    >>> f1_against_oracle(xy.iloc[:2], xy, shape=(40, 40), crystal=get_lattice("srtio3-001"), pixel_size="0.35A")
+    {'oracle_f1': 0.8, 'oracle_precision': 1.0, 'oracle_recall': 0.6666666666666666, 'oracle_count': 3}
     """
     from rewardscope.metrics import score_atoms
 
@@ -89,74 +109,37 @@ def f1_against_oracle(atoms: pd.DataFrame, oracle: pd.DataFrame, *, shape: tuple
             "oracle_count": int(len(oracle))}
 
 
-def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", ensemble: int = 1, **kwargs: Any) -> Any:
-    """:func:`~rewardscope.workflows.atoms.find_atoms` with the DCNN's count as ``n_expected``.
-
-    Parameters
-    ----------
-    image : numpy.ndarray, ImageData or path
-        As for ``find_atoms``.
-    oracle : str
-        Only ``"dcnn"``.
-    ensemble : int
-        Test-time views of the oracle network.
-    **kwargs
-        Passed on to ``find_atoms`` (``lattice``, ``pixel_size``, ``trials``, ``progress``, ...);
-        the oracle's heat map reports to the same ``progress``.
-
-    Returns
-    -------
-    AtomsResult
-        With table ``oracle_atoms`` and, in ``summary``, ``oracle``, ``oracle_count``,
-        ``oracle_f1``, ``oracle_precision``, ``oracle_recall`` (LoG* scored against the
-        network's positions).
+class DcnnFilesConfig(BaseModel):
+    """Settings of the DCNN over many files (defaults shared by :func:`find_atoms_dcnn_files` and ``atoms-dcnn``).
 
     Examples
     --------
-    >>> from rewardscope.simulate import simulate_haadf
-    >>> sim = simulate_haadf("srtio3-001", size=64, noise=0.1, seed=0)
-    >>> res = find_atoms_with_oracle(sim.image, lattice="srtio3-001", pixel_size="0.35A", trials=20)
-    >>> res.summary["n_expected"] == res.summary["oracle_count"]
-    True
+    >>> DcnnFilesConfig(pixel_size="0.35A").model_dump(mode="json")["pixel_size"]
+    '0.35A'
     """
-    from rewardscope.config import make_config
-    from rewardscope.errors import ParameterError
-    from rewardscope.workflows.atoms import AtomsConfig, _resolve_image, find_atoms
 
-    if oracle != "dcnn":
-        raise ParameterError(f"unknown oracle {oracle!r}; the only oracle is dcnn")
-    if kwargs.pop("n_expected", None) is not None:
-        raise ParameterError("give either an oracle or n_expected, not both")
-    given = kwargs.get("pixel_size")
-    cfg = make_config(AtomsConfig, pixel_size=given if given is None or isinstance(given, str)
-                      else given.text)
-    arr, ps = _resolve_image(image, cfg)
-    with progress_scope(kwargs.pop("progress", False)) as report:
-        atoms = dcnn_oracle(arr, pixel_size=ps, ensemble=ensemble, progress=report)
-        if len(atoms) == 0:
-            raise ParameterError("the DCNN oracle found no atoms; it cannot set the expected count")
-        kwargs["pixel_size"] = kwargs.get("pixel_size") or ps
-        res = find_atoms(arr, n_expected=float(len(atoms)), ensemble=ensemble, progress=report, **kwargs)
-    res.summary.update({"oracle": oracle, "oracle_ensemble": ensemble,
-                        **f1_against_oracle(res.atoms, atoms, shape=arr.shape, crystal=res.extras["crystal"],
-                                            pixel_size=ps)})
-    res.tables["oracle_atoms"] = atoms
-    return res
+    model_config = ConfigDict(extra="forbid")
+
+    pixel_size: LengthValue | None = Field(None, description="Override the files' pixel size, e.g. 0.35A (without "
+                                           "one the image is used at its own pixels).")
+    ensemble: int = Field(1, ge=1, le=8, description="Dihedral test-time views (1-8); above 1 adds uncertainty_px "
+                          "and support.")
+    threshold: float = Field(DEFAULT_THRESHOLD, gt=0, lt=1, description="Smallest peak probability of an atom.")
+    device: Literal["cpu", "cuda"] = Field("cpu", description="cpu or cuda.")
+    batch_size: int = Field(16, ge=1, description="Images or tiles per forward pass.")
 
 
-def find_atoms_dcnn_files(paths: list[Any], *, pixel_size: str | None = None, ensemble: int = 1,
-                          threshold: float | None = None, device: str = "cpu", batch_size: int = 16,
-                          progress: ProgressArg = None) -> dict[str, pd.DataFrame]:
+def find_atoms_dcnn_files(paths: Sequence[str | Path], *, config: DcnnFilesConfig | None = None,
+                          progress: ProgressArg = None, **overrides: Any) -> dict[str, pd.DataFrame]:
     """Run the DCNN over many files, batching images of equal shape and calibration.
 
     Parameters
     ----------
-    paths : list of str or Path
+    paths : sequence of str or Path
         Images (any size; large ones are tiled) or stacks (every frame is analysed).
-    pixel_size : str, optional
-        Overrides the files' calibration, e.g. ``"0.35A"``.
-    ensemble, threshold, device, batch_size
-        As for :func:`rewardscope.detect.dcnn.find_atoms_dcnn`.
+    config : DcnnFilesConfig, optional
+        ``pixel_size`` (overrides the files' calibration), ``ensemble``, ``threshold``,
+        ``device``, ``batch_size``; keyword ``overrides`` replace fields.
     progress : bool or callable, optional
         The heat map of every batch of images, as stage ``"DCNN heat map"`` (:mod:`rewardscope.progress`).
 
@@ -164,31 +147,60 @@ def find_atoms_dcnn_files(paths: list[Any], *, pixel_size: str | None = None, en
     -------
     dict of str to pandas.DataFrame
         File path -> atoms (``frame``, ``x``, ``y``, ``probability``, ...; input pixels).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from rewardscope.io import write_tiff
+    >>> from rewardscope.simulate import simulate_haadf
+    >>> path = Path(tempfile.mkdtemp()) / "sto.tif"
+    >>> sim = simulate_haadf("srtio3-001", size=64, seed=0)
+    >>> _ = write_tiff(path, sim.image, pixel_size=sim.pixel_size)
+    >>> tables = find_atoms_dcnn_files([path], ensemble=2)
+    >>> list(tables[str(path)].columns[:3]), len(tables[str(path)]) >= 0.95 * len(sim.truth)
+    (['frame', 'x', 'y'], True)
     """
-    from collections import defaultdict
+    cfg = make_config(DcnnFilesConfig, config, **overrides)
+    groups = _frames_by_shape_and_calibration(paths, cfg.pixel_size)
+    tables: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    with progress_scope(progress) as report:
+        for (_, ps), items in groups.items():
+            for start in range(0, len(items), cfg.batch_size):
+                chunk = items[start:start + cfg.batch_size]
+                for (path, frame, _), atoms in zip(chunk, _dcnn_batch([f for _, _, f in chunk], ps, cfg, report)):
+                    tables[path].append(atoms.assign(frame=frame))
+    return {p: pd.concat(tables[p], ignore_index=True)[["frame", *tables[p][0].columns.drop("frame")]]
+            for p in dict.fromkeys(str(p) for p in paths)}
 
-    from rewardscope.detect.dcnn import DEFAULT_THRESHOLD, check_batch_size, find_atoms_dcnn
+
+def _frames_by_shape_and_calibration(paths: Sequence[str | Path], pixel_size: Length | None
+                                     ) -> dict[tuple, list[tuple[str, int, np.ndarray]]]:
+    """(frame shape, pixel size in Å) -> [(path, frame index, frame)] over every frame of every file.
+
+    Files are read whole with :func:`~rewardscope.io.read_image` (a stack gives all its
+    frames, in the file's own dtype), so one batch holds frames of many files.
+    """
     from rewardscope.io import read_image
-
-    check_batch_size(batch_size)
 
     groups: dict[tuple, list[tuple[str, int, np.ndarray]]] = defaultdict(list)
     for path in paths:
         img = read_image(path, pixel_size=pixel_size)
         frames = img.data if img.is_stack else img.data[None]
         ps = img.pixel_size
-        key = (frames.shape[1:], None if ps is None else round(ps.angstrom, 9))
-        groups[key] += [(str(path), k, f) for k, f in enumerate(frames)]
-    tables: dict[str, list[pd.DataFrame]] = defaultdict(list)
-    with progress_scope(progress) as report:
-        for (_, ps), items in groups.items():
-            for start in range(0, len(items), batch_size):
-                chunk = items[start:start + batch_size]
-                found = find_atoms_dcnn([f for _, _, f in chunk], pixel_size=ps, ensemble=ensemble, device=device,
-                                        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                                        batch_size=batch_size, progress=report)
-                for (path, frame, _), f in zip(chunk, found):
-                    tables[path].append(f.atoms.assign(frame=frame))
-    order = [str(p) for p in paths]
-    return {p: pd.concat(tables[p], ignore_index=True)[["frame", *tables[p][0].columns.drop("frame")]]
-            for p in dict.fromkeys(order)}
+        groups[(frames.shape[1:], None if ps is None else round(ps.angstrom, 9))] += [
+            (str(path), k, f) for k, f in enumerate(frames)]
+    return groups
+
+
+def _dcnn_batch(frames: list[np.ndarray], pixel_size: float | None, cfg: DcnnFilesConfig,
+                progress: ProgressCallback) -> list[pd.DataFrame]:
+    """Atoms of equal-shape frames of one calibration (Å or None), in one batched call of the network."""
+    from rewardscope.detect.dcnn import find_atoms_dcnn
+
+    found = find_atoms_dcnn(frames, pixel_size=pixel_size, ensemble=cfg.ensemble, device=cfg.device,
+                            threshold=cfg.threshold, batch_size=cfg.batch_size, progress=progress)
+    return [f.atoms for f in found]
+
+
+__all__ = ["DcnnFilesConfig", "DcnnWorkflow", "dcnn_oracle", "dcnn_workflow", "f1_against_oracle",
+           "find_atoms_dcnn_files"]
