@@ -65,7 +65,7 @@ def atoms(
     with print_warnings():
         result = _find(inp, cfg, oracle=oracle, progress=progress)
     result.summary["input"] = str(image)
-    write_outputs(out, lambda tmp: _save_atoms(result, tmp), inputs=inputs, overwrite=overwrite)
+    write_outputs(out, lambda tmp: save_atoms(result, tmp), inputs=inputs, overwrite=overwrite)
     _print_summary(result.summary)
 
 
@@ -80,15 +80,15 @@ def _find(inp: Any, cfg: AtomsConfig, *, oracle: str | None, progress: bool) -> 
     return find_atoms_with_oracle(inp, oracle=oracle, config=cfg, progress=progress)
 
 
-def _save_atoms(result: Any, folder: Path) -> None:
-    """The result's tables and summary, the overlay and the Pareto plot."""
+def save_atoms(result: Any, folder: Path, *, title: str | None = None) -> None:
+    """The result's tables and summary, the overlay (``title``; default: found and expected counts) and the Pareto plot."""
     from rewardscope.report.atoms import plot_atoms
     from rewardscope.report.pareto import plot_pareto
 
     result.save(folder)
+    s = result.summary
     plot_atoms(result.image, result.atoms, path=folder / "overlay.png",
-               title=f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})",
-               pixel_size=result.pixel_size)
+               title=title or f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f})", pixel_size=result.pixel_size)
     plot_pareto(result.study, path=folder / "pareto.png")
 
 

@@ -44,17 +44,13 @@ def _atoms() -> object:
 
 
 def _atoms_step(folder: Path) -> str:
+    from rewardscope.cli.cmd_atoms import save_atoms
     from rewardscope.metrics import score_atoms
-    from rewardscope.report.atoms import plot_atoms
-    from rewardscope.report.pareto import plot_pareto
 
     sim = _haadf()
     result = _atoms()
     target = folder / "02_atoms_logstar"
-    result.save(target)
-    plot_atoms(result.image, result.atoms, path=target / "overlay.png", title=f"LoG*: {len(result.atoms)} atoms",
-               pixel_size=result.pixel_size)
-    plot_pareto(result.study, path=target / "pareto.png")
+    save_atoms(result, target, title=f"LoG*: {len(result.atoms)} atoms")
     score = score_atoms(result.atoms, sim)
     return (f"LoG* found {len(result.atoms)} columns (expected {result.summary['n_expected']:.0f}) in "
             f"{result.summary['seconds']['total']:.1f} s; F1 vs truth {score.f1:.3f} -> {target.name}/")
