@@ -2,10 +2,13 @@
 
 Examples
 --------
->>> from rewardscope.io import read_image  # doctest: +SKIP
->>> img = read_image("haadf.dm4")          # doctest: +SKIP
->>> img.data.shape, img.pixel_size         # doctest: +SKIP
-((1024, 1024), Length(value=0.035, unit='nm'))
+>>> import numpy as np
+>>> from rewardscope.io import read_image, write_tiff
+>>> from rewardscope.units import Length
+>>> path = write_tiff("haadf.tif", np.zeros((64, 64), np.float32), pixel_size=Length(0.035, "nm"))
+>>> img = read_image(path)                 # .dm3/.dm4, .emd, .ser, .mrc, .png, .npy alike
+>>> img.data.shape, img.pixel_size
+((64, 64), Length(value=0.035, unit='nm'))
 """
 
 from rewardscope.io.lazy import LazyStack, open_stack, write_stack  # noqa: F401  (lazy movie access)

@@ -244,8 +244,11 @@ def open_stack(path: str | Path | np.ndarray | Sequence[np.ndarray], *,
 
     Examples
     --------
-    >>> stack = open_stack("movie.tif", pixel_size="0.5A")  # doctest: +SKIP
-    >>> frame = stack[10]                                 # doctest: +SKIP
+    >>> frames = (np.full((16, 16), i, np.float32) for i in range(12))
+    >>> path = write_stack("movie.tif", frames, shape=(12, 16, 16))
+    >>> stack = open_stack(path, pixel_size="0.5A")
+    >>> stack.shape, float(stack[10].mean()), stack.pixel_size.text
+    ((12, 16, 16), 10.0, '0.5A')
     """
     user_ps = parse_length(pixel_size) if pixel_size is not None else None
     if not isinstance(path, (str, Path)):
@@ -321,7 +324,8 @@ def write_stack(path: str | Path, frames: Iterable[np.ndarray], *, shape: tuple[
     Examples
     --------
     >>> frames = (np.full((16, 16), i, np.float32) for i in range(3))
-    >>> write_stack("movie.zarr", frames, shape=(3, 16, 16))  # doctest: +SKIP
+    >>> write_stack("movie.zarr", frames, shape=(3, 16, 16))
+    PosixPath('movie.zarr')
     """
     path = Path(path)
     shape = tuple(int(v) for v in shape)  # type: ignore[assignment]

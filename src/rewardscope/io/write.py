@@ -114,7 +114,8 @@ def write_tiff(path: str | Path, data: np.ndarray, *, pixel_size: Length | None 
 
     Examples
     --------
-    >>> write_tiff("mask.tif", np.zeros((16, 16), bool), pixel_size=Length(0.05, "nm"))  # doctest: +SKIP
+    >>> write_tiff("mask.tif", np.zeros((16, 16), bool), pixel_size=Length(0.05, "nm"))
+    PosixPath('mask.tif')
     """
     path = Path(path)
     arr = _imagej_array(data)

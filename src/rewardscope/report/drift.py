@@ -150,6 +150,7 @@ def plot_drift(shifts: pd.DataFrame, path: str | Path, *, truth: pd.DataFrame | 
     Examples
     --------
     >>> df = pd.DataFrame({"frame": [0, 1, 2], "dx": [0, .5, 9], "dy": [0, .2, 4], "jump": [False, False, True]})
-    >>> plot_drift(df, "drift.png", pixel_size="0.5A")  # doctest: +SKIP
+    >>> plot_drift(df, "drift.png", pixel_size="0.5A")
+    PosixPath('drift.png')
     """
     return save_figure(drift_figure(shifts, truth=truth, title=title, pixel_size=pixel_size), path, dpi=110)

@@ -8,8 +8,15 @@ chains them is :func:`rewardscope.workflows.drift.correct_drift`.
 
 Examples
 --------
->>> from rewardscope.track import estimate_drift  # doctest: +SKIP
->>> estimate_drift("movie.tif").head()            # doctest: +SKIP
+>>> from rewardscope.simulate import simulate_movie
+>>> from rewardscope.track import estimate_drift
+>>> movie = simulate_movie(frames=4, size=64, seed=0)
+>>> estimate_drift(movie.movie).round(2)  # truth in movie.shifts: dx -0.25, -0.48, -0.80
+   frame    dx    dy   jump
+0      0  0.00  0.00  False
+1      1 -0.25 -0.30  False
+2      2 -0.40 -0.65  False
+3      3 -0.75 -0.85  False
 """
 
 from rewardscope.track.align import aligned_shape, apply_shifts, common_window, iter_aligned, write_aligned
