@@ -18,6 +18,7 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/rewardscope demo --out $(DEMO_OUT) --overwrite
 
+# the test suite (tests/) and every docstring example (src/): pyproject's testpaths and --doctest-modules
 test: install
 	$(BIN)/python -m pytest
 
