@@ -156,6 +156,19 @@ def test_every_method_is_registered_without_loading_torch():
     assert out == ["log-star,log,dcnn", "False"]
 
 
+def test_config_reads_lengths_once_and_writes_them_back_as_text(sto_result):
+    cfg = AtomsConfig.model_validate(sto_result.summary["config"])  # summary.json's config reads back
+    assert cfg.pixel_size.angstrom == 0.35 and cfg.reference_pixel_size.angstrom == 0.35
+    assert cfg.study.trials == 60 and cfg.displacement_sigma == "auto"
+    assert sto_result.summary["config"]["pixel_size"] == "0.35A"
+    assert sto_result.summary["study"] == sto_result.summary["config"]["study"]
+    again = find_atoms(STO.image, config=cfg, progress=False)  # the saved config reproduces the result
+    assert again.atoms.equals(sto_result.atoms)
+    sigma = AtomsConfig(displacement_sigma="10pm")
+    assert sigma.displacement_sigma.angstrom == pytest.approx(0.1)
+    assert sigma.model_dump(mode="json")["displacement_sigma"] == "10.0pm"
+
+
 def test_bad_inputs():
     with pytest.raises(ParameterError, match="lattice"):
         find_atoms(STO.image, pixel_size="0.35A", trials=5)
@@ -192,6 +205,7 @@ def test_cli_writes_all_outputs(tmp_path, selection_flag):
     (["--lattice", "srtio3-001"], "pixel size"),
     (["--lattice", "srtio3-001", "--pixel-size", "0.35A", "--trials", "0"], "trials"),
     (["--lattice", "srtio3-001", "--pixel-size", "0.35A", "--sampler", "cma"], "sampler"),
+    (["--lattice", "srtio3-001", "--pixel-size", "0.35A", "--displacement-sigma", "far"], "cannot read 'far' as a length"),
 ])
 def test_cli_bad_inputs_exit_2(tmp_path, args, message):
     img = tmp_path / "sto.tif"

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from rewardscope.detect.refine import fit_gaussians, inside_image
 from rewardscope.errors import ParameterError
@@ -31,13 +31,28 @@ from rewardscope.optimize.settings import StudySettings
 from rewardscope.progress import ProgressCallback, silent, start_stage
 from rewardscope.result import Result
 from rewardscope.rewards.atoms import ATOM_REWARDS, ER_FACTOR, AtomReward, AtomRewardContext
-from rewardscope.units import Length, LengthValue
+from rewardscope.units import Length, LengthValue, parse_length
 from rewardscope.workflows.base import Workflow
 from rewardscope.workflows.plausibility import (Checks, cell_size_problem, cell_size_px, count_problem, order_problem,
                                                 outside_problem)
 
 #: Columns fitted per call of the final Gaussian refinement (bounds memory, paces the progress).
 FIT_CHUNK = 20_000
+
+def _auto_or_length(value: object) -> object:
+    """Pydantic hook: ``"auto"`` stays; anything else is read as a length (one error line if it is none)."""
+    return value if value == "auto" or isinstance(value, Length) else parse_length(str(value))
+
+
+#: A config field holding ``"auto"`` or a length (``"0.1A"``), held as ``"auto"`` or a
+#: :class:`~rewardscope.units.Length` and written back as text.
+AutoOrLength = Annotated[
+    Literal["auto"] | Length,
+    BeforeValidator(_auto_or_length),
+    PlainSerializer(lambda v: v if v == "auto" else v.text, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["auto", "0.1A", "10pm"]}),
+]
+
 
 class AtomsConfig(BaseModel):
     """Settings of atom finding (defaults shared by :func:`find_atoms` and the CLI).
@@ -52,6 +67,8 @@ class AtomsConfig(BaseModel):
     >>> cfg = make_config(AtomsConfig, lattice="ybco-100", pixel_size="35pm", trials=50)
     >>> cfg.pixel_size.angstrom, cfg.study.trials, cfg.model_dump(mode="json")["reference_pixel_size"]
     (0.35, 50, '0.35A')
+    >>> AtomsConfig().displacement_sigma, AtomsConfig(displacement_sigma="10pm").displacement_sigma.angstrom
+    ('auto', 0.1)
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -77,7 +94,7 @@ class AtomsConfig(BaseModel):
     refine: bool = Field(True, description="Refine positions to sub-pixel in every trial (parabolic fit).")
     fit_gaussian: bool = Field(True, description="Refine the final positions by a 2-D Gaussian fit per column.")
     lattice_prior: bool = Field(False, description="Fit the lattice to the found columns, test every site for a column (Bayes rule) and drop off-lattice detections; positions are pulled towards their sites. For one crystal filling the field of view: where noise hides a vacancy, the site is reported as a column.")
-    displacement_sigma: Literal["auto"] | LengthValue = Field("auto", description="With the lattice prior: how far columns stray from their lattice sites (per axis, with unit, or auto = estimated from the image). Positions are shrunk towards the sites by sigma^2 / (sigma^2 + fit error^2); make it large (e.g. 10A) to keep the fitted positions.")
+    displacement_sigma: AutoOrLength = Field("auto", description="With the lattice prior: how far columns stray from their lattice sites (per axis, with unit, or auto = estimated from the image). Positions are shrunk towards the sites by sigma^2 / (sigma^2 + fit error^2); make it large (e.g. 10A) to keep the fitted positions.")
     vacancy_prior: float = Field(0.01, gt=0, lt=1, description="With the lattice prior: prior probability that a lattice site holds no column.")
     study: StudySettings = Field(default_factory=StudySettings, description="The optimization of LoG*: trials, "
                                  "sampler, selection rule, seed, storage (plain LoG and the DCNN run one trial).")
