@@ -7,8 +7,10 @@ cycle or a forbidden import is reported with the module and line that makes it.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -251,3 +253,39 @@ def test_every_public_name_resolves(name):
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_thing"):
         rewardscope.no_such_thing  # noqa: B018
+
+
+# --- the README's package layout is the truth about what exists ------------------------------
+
+README = ROOT.parents[1] / "README.md"
+
+
+def _layout_rows() -> dict[str, str]:
+    """First cell (``io/``, ``units``, ``datasets``, ...) -> the whole row, from the README's table."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Package layout", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = line.split("|")
+        if line.startswith("| `") and len(cells) > 2:
+            for name in re.findall(r"`([^`]+)`", cells[1]):
+                rows[name.rstrip("/")] = line
+    return rows
+
+
+def test_readme_layout_lists_every_module_that_exists_and_no_other():
+    rows = _layout_rows()
+    top = {m.split(".")[1] for m in MODULES if m.count(".") >= 1}
+    data = {p.name for p in ROOT.iterdir() if p.is_dir() and not (p / "__init__.py").exists()} - {"__pycache__"}
+    assert top | data | {"__init__"} == set(rows), "README 'Package layout' rows vs src/rewardscope"
+    missing = []
+    for module in MODULES:
+        parts = module.split(".")[1:]
+        if len(parts) < 2:
+            continue
+        row = rows[parts[0]]
+        for name in parts[1:]:  # each sub-module or sub-package named in its package's row
+            names = {n.rstrip("/") for n in re.findall(r"`([^`]+)`", row)}
+            if name not in names and not any(fnmatch.fnmatch(name, n) for n in names):
+                missing.append(module)
+    assert not missing, "modules the README's layout table does not name:\n" + "\n".join(sorted(set(missing)))
