@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from rewardscope.cli.common import console, guard, overwrite_option
+from rewardscope.cli.common import console, guard
 from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
 from rewardscope.detect.dcnn.recipe import TrainConfig

@@ -269,7 +269,7 @@ def _train(cfg: TrainConfig, pool: list[Sample], progress: ProgressCallback,
         opt.step()
         sched.step()
         losses.append(float(loss.detach()))
+        advance()
         if on_loss is not None:
             on_loss(step + 1, losses[-1])
-        advance()
     return net.cpu().eval(), losses
