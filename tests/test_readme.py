@@ -60,11 +60,21 @@ def _check_api_block(ns: dict) -> None:
     expected = ns["ybco"].expected_count(shape=ns["img"].data.shape, pixel_size=ns["img"].pixel_size)
     assert abs(len(ns["atoms"].atoms) - expected) / expected < 0.1
     assert set(ns["drift"].shifts.columns) >= {"frame", "dx", "dy", "jump"}
-    assert ns["hrtem"].data.shape == (512, 512) and len(ns["particles"].particles) > 5
+    assert ns["particles"].labels.shape == (512, 512) and len(ns["particles"].particles) > 5
 
 
 def _check_workflow_block(ns: dict) -> None:
-    assert 0.15 < ns["best"].output.mean() < 0.35  # the threshold found keeps ~25 % of the pixels
+    from pathlib import Path
+
+    import pandas as pd
+
+    result = ns["result"]
+    assert 0.15 < result.arrays["output"].mean() < 0.35  # the threshold found keeps ~25 % of the pixels
+    assert abs(result.summary["best_params"]["t"] - 0.75) < 0.1  # uniform pixels: t = 0.75 keeps 25 %
+    assert result.summary["objectives"] == ["too_many", "too_few"]
+    saved = Path("threshold-run")
+    assert {"trials.csv", "pareto.csv", "output.tif", "summary.json"} <= {p.name for p in saved.iterdir()}
+    assert len(pd.read_csv(saved / "trials.csv")) == 40
 
 
 CHECKS = {0: _check_api_block, 1: _check_workflow_block}
