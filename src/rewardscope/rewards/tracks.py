@@ -1,0 +1,221 @@
+"""Label-free rewards of a particle tracking (all minimised, 0 at best).
+
+A reward is ``(linked, context) -> float``; ``linked`` has the tables of
+:class:`~rewardscope.track.linking.Linked` (``tracks``: ``frame, track_id, x, y, area_px``
+and optionally ``x_aligned, y_aligned``; ``lineage``: ``track_id, start, end, parents``;
+``events``: ``frame, event, parents, child``). No annotation is read: each reward checks
+what real particles on a support do, so linking cut-offs that are too tight or too loose
+both score badly.
+
+* ``fragmentation`` -- tracks that start after the first frame or end before the last
+  one without a reason: no parents (merge/split) at a start, no children at an end, no
+  contact with the field of view's edge (the particle entered or left) and not small
+  (below ``vanish_area_px`` the particle may nucleate or dissolve: Ostwald ripening).
+  Counted per unexplained start or end and divided by the mean number of detections per
+  frame (a property of the movie, not of the linking). Cut-offs that are too tight break
+  tracks and raise it.
+* ``area_conservation`` -- at a merge the sintered particle's area should be close to the
+  sum of its parents' (mass is conserved; a projected area is a little smaller, never
+  much larger); at a split the children's sum close to the parent. Mean relative error
+  ``|A_child - sum A_parents| / sum A_parents`` over events (0 without events). A merge
+  cut-off that is too loose joins a neighbour passing by and raises it.
+* ``motion`` -- plausibility of the steps after drift correction against the movie's own
+  step distribution: ``mean(log(1 + (step / scale)**2))`` over all links, a step over a
+  gap of ``g`` frames divided by ``sqrt(g)`` (diffusion), ``scale`` the median distance
+  from a detection to its nearest detection in the next frame (:func:`step_scale_px`,
+  computed once per movie). A swapped identity or a link to a wrong particle is a long
+  step and raises it; breaking tracks lowers it but raises ``fragmentation``.
+
+Examples
+--------
+>>> from types import SimpleNamespace
+>>> tracks = pd.DataFrame({"frame": [0, 1, 2], "track_id": [1, 1, 1], "x": [10.0, 11.0, 12.0],
+...                        "y": [10.0, 10.0, 10.0], "area_px": [20.0, 20.0, 20.0]})
+>>> lineage = pd.DataFrame({"track_id": [1], "start": [0], "end": [2], "parents": [""]})
+>>> linked = SimpleNamespace(tracks=tracks, lineage=lineage, events=pd.DataFrame(columns=["frame", "event",
+...                          "parents", "child"]))
+>>> ctx = TrackRewardContext(frame_shape=(32, 32), n_frames=3, step_scale_px=1.0, detections_per_frame=1.0)
+>>> fragmentation(linked, ctx), area_conservation(linked, ctx), round(motion(linked, ctx), 4)
+(0.0, 0.0, 0.6931)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+#: A tracking reward: ``(linked, context) -> float``, minimised.
+TrackReward = Callable[[Any, "TrackRewardContext"], float]
+
+
+@dataclass(frozen=True)
+class TrackRewardContext:
+    """What the tracking rewards compare against (all from the movie, none from labels).
+
+    Attributes
+    ----------
+    frame_shape : (rows, cols)
+        Size of a frame, px.
+    n_frames : int
+        Frames in the movie.
+    step_scale_px : float
+        Typical frame-to-frame step of a particle, px (:func:`step_scale_px`).
+    detections_per_frame : float
+        Mean number of detections per frame.
+    edge_margin_px : float
+        A particle whose edge is this close to the frame's edge touches it, px.
+    vanish_area_px : float
+        Tracks that start or end smaller than this may nucleate or dissolve, px**2.
+    """
+
+    frame_shape: tuple[int, int]
+    n_frames: int
+    step_scale_px: float
+    detections_per_frame: float
+    edge_margin_px: float = 2.0
+    vanish_area_px: float = 0.0
+
+
+def _positions(tracks: pd.DataFrame) -> list[str]:
+    return ["x_aligned", "y_aligned"] if {"x_aligned", "y_aligned"} <= set(tracks) else ["x", "y"]
+
+
+def near_edge(rows: pd.DataFrame, frame_shape: tuple[int, int], margin_px: float) -> np.ndarray:
+    """True where a detection's equivalent disc comes within ``margin_px`` of the frame's edge.
+
+    Uses the frame coordinates ``x, y`` (px) and ``area_px``; a ``touches_border``
+    column, when present, also counts.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"x": [3.0, 16.0], "y": [16.0, 16.0], "area_px": [12.6, 12.6]})
+    >>> near_edge(rows, (32, 32), 1.0).tolist()
+    [True, False]
+    """
+    rows_n, cols_n = frame_shape
+    x, y = rows["x"].to_numpy(float), rows["y"].to_numpy(float)
+    radius = np.sqrt(rows["area_px"].to_numpy(float) / np.pi)
+    gap = np.minimum.reduce([x, y, cols_n - 1 - x, rows_n - 1 - y]) - radius
+    edge = gap <= margin_px
+    if "touches_border" in rows:
+        edge |= rows["touches_border"].to_numpy(bool)
+    return edge
+
+
+def _ends(tracks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """First and last row of every track (indexed by track_id)."""
+    ordered = tracks.sort_values(["track_id", "frame"], kind="stable")
+    return ordered.groupby("track_id").head(1).set_index("track_id"), \
+        ordered.groupby("track_id").tail(1).set_index("track_id")
+
+
+def _parent_map(lineage: pd.DataFrame) -> dict[int, list[int]]:
+    return {int(t): [int(p) for p in str(ps).split()] for t, ps in zip(lineage["track_id"], lineage["parents"])}
+
+
+def fragmentation(linked: Any, context: TrackRewardContext) -> float:
+    """Unexplained track starts and ends per mean detections per frame (see the module docstring)."""
+    tracks = linked.tracks
+    if tracks.empty:
+        return 0.0
+    first, last = _ends(tracks)
+    parents = _parent_map(linked.lineage)
+    has_children = {p for ps in parents.values() for p in ps}
+    ids = first.index.to_numpy()
+    explained_start = np.array([bool(parents.get(int(t))) for t in ids])
+    explained_end = np.array([int(t) in has_children for t in ids])
+    bad = 0
+    for rows, at_bound, explained in ((first, first["frame"].to_numpy() == 0, explained_start),
+                                      (last, last["frame"].to_numpy() == context.n_frames - 1, explained_end)):
+        edge = near_edge(rows, context.frame_shape, context.edge_margin_px)
+        small = rows["area_px"].to_numpy(float) < context.vanish_area_px
+        bad += int(np.sum(~(at_bound | explained | edge | small)))
+    return bad / max(context.detections_per_frame, 1.0)
+
+
+def area_conservation(linked: Any, context: TrackRewardContext) -> float:
+    """Mean relative area error over merge and split events (0 without events)."""
+    events = linked.events
+    if events is None or len(events) == 0:
+        return 0.0
+    first, last = _ends(linked.tracks)
+    first_area, last_area = first["area_px"], last["area_px"]
+    errors = []
+    for child, group in events.groupby("child"):
+        parents = [int(p) for p in str(group["parents"].iloc[0]).split()]
+        if group["event"].iloc[0] == "merge":
+            before, after = float(last_area.loc[parents].sum()), float(first_area.loc[int(child)])
+            errors.append(abs(after - before) / max(before, 1.0))
+    for parent, group in events[events["event"] == "split"].groupby("parents"):
+        before = float(last_area.loc[int(parent)])
+        after = float(first_area.loc[group["child"].astype(int).tolist()].sum())
+        errors.append(abs(after - before) / max(before, 1.0))
+    return float(np.mean(errors)) if errors else 0.0
+
+
+def track_steps(tracks: pd.DataFrame) -> np.ndarray:
+    """Step lengths within tracks, px per sqrt(frame) (drift-corrected positions when present).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"frame": [0, 1, 3], "track_id": [1, 1, 1], "x": [0.0, 3.0, 3.0], "y": [0.0, 4.0, 6.0]})
+    >>> track_steps(t).round(3).tolist()
+    [5.0, 1.414]
+    """
+    cols = _positions(tracks)
+    ordered = tracks.sort_values(["track_id", "frame"], kind="stable")
+    same = ordered["track_id"].to_numpy()[1:] == ordered["track_id"].to_numpy()[:-1]
+    xy = ordered[cols].to_numpy(float)
+    gaps = np.diff(ordered["frame"].to_numpy(float))
+    steps = np.hypot(*np.diff(xy, axis=0).T) / np.sqrt(np.maximum(gaps, 1.0))
+    return steps[same]
+
+
+def motion(linked: Any, context: TrackRewardContext) -> float:
+    """``mean(log(1 + (step / step_scale_px)**2))`` over all links (0 without links)."""
+    steps = track_steps(linked.tracks)
+    if steps.size == 0:
+        return 0.0
+    return float(np.mean(np.log1p((steps / max(context.step_scale_px, 1e-6)) ** 2)))
+
+
+def step_scale_px(detections: pd.DataFrame, *, floor_px: float = 0.5) -> float:
+    """The movie's typical step: median distance to the nearest detection in the next frame, px.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        ``frame`` and ``x, y`` (``x_aligned, y_aligned`` when present), px.
+    floor_px : float
+        Smallest value returned (a still movie still has localisation noise).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"frame": [0, 0, 1, 1], "x": [0.0, 20.0, 2.0, 21.0], "y": [0.0, 0.0, 0.0, 0.0]})
+    >>> step_scale_px(d)
+    1.5
+    """
+    cols = _positions(detections)
+    groups = {int(f): g[cols].to_numpy(float) for f, g in detections.groupby("frame")}
+    nearest = []
+    for f, here in groups.items():
+        after = groups.get(f + 1)
+        if after is not None and len(after) and len(here):
+            nearest.append(cKDTree(after).query(here)[0])
+    if not nearest:
+        return floor_px
+    return max(float(np.median(np.concatenate(nearest))), floor_px)
+
+
+#: The default tracking rewards.
+TRACK_REWARDS: dict[str, TrackReward] = {"fragmentation": fragmentation, "area_conservation": area_conservation,
+                                         "motion": motion}

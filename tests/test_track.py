@@ -1,0 +1,125 @@
+"""Particle tracking (issue 12): linking, lineage convention, rewards, workflow, CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rewardscope.rewards.tracks import (TrackRewardContext, area_conservation, fragmentation, motion,
+                                        step_scale_px, track_steps)
+from rewardscope.track.linking import Linked, LinkParams, link_overlap, link_tracks
+
+
+def _row(frame: int, x: float, y: float, area: float = 80.0, label: int = 1) -> dict:
+    return {"frame": frame, "label": label, "x": x, "y": y, "area_px": area}
+
+
+def _merging_pair() -> pd.DataFrame:
+    """Two particles approach along y = 30 and merge at frame 4 into one of twice the area."""
+    rows = []
+    for f in range(4):
+        rows += [_row(f, 20.0 + 2 * f, 30.0, label=1), _row(f, 40.0 - 2 * f, 30.0, label=2)]
+    rows += [_row(f, 30.0, 30.0, 160.0) for f in range(4, 8)]
+    return pd.DataFrame(rows)
+
+
+def _context(tracks: pd.DataFrame, n_frames: int, shape: tuple[int, int] = (64, 64)) -> TrackRewardContext:
+    return TrackRewardContext(frame_shape=shape, n_frames=n_frames, step_scale_px=step_scale_px(tracks),
+                              detections_per_frame=len(tracks) / n_frames)
+
+
+# --------------------------------------------------------------------------- linking
+
+
+def test_two_particles_merging_give_one_merge_with_the_right_parents_and_frame():
+    linked = link_tracks(_merging_pair(), LinkParams(max_displacement_px=4, merge_distance_px=8))
+    assert linked.events.to_dict("records") == [{"frame": 4, "event": "merge", "parents": "1 2", "child": 3}]
+    assert linked.lineage.to_dict("records") == [
+        {"track_id": 1, "start": 0, "end": 3, "parents": ""}, {"track_id": 2, "start": 0, "end": 3, "parents": ""},
+        {"track_id": 3, "start": 4, "end": 7, "parents": "1 2"}]
+    first = linked.tracks[linked.tracks.frame == 0].sort_values("x")
+    assert first.track_id.tolist() == [1, 2]
+
+
+def test_without_merging_one_parent_continues_and_the_other_ends():
+    linked = link_tracks(_merging_pair(), LinkParams(max_displacement_px=4, merge_distance_px=None))
+    assert linked.events.empty and linked.tracks.track_id.nunique() == 2
+
+
+def test_a_gap_of_one_missed_frame_is_closed_and_not_without_gap_closing():
+    rows = pd.DataFrame([_row(f, 10.0 + f, 20.0) for f in range(6) if f != 2])
+    assert link_tracks(rows, LinkParams(max_displacement_px=3, gap_frames=1, gap_distance_px=3)).tracks.track_id.nunique() == 1
+    assert link_tracks(rows, LinkParams(max_displacement_px=3, gap_frames=0)).tracks.track_id.nunique() == 2
+
+
+def test_overlap_linking_finds_the_same_merge():
+    labels = np.zeros((6, 40, 60), np.int32)
+    yy, xx = np.mgrid[:40, :60]
+    rows = []
+    for f in range(6):
+        if f < 3:
+            for lab, cx in ((1, 20 + 2 * f), (2, 40 - 2 * f)):
+                labels[f][(yy - 20) ** 2 + (xx - cx) ** 2 < 36] = lab
+                rows.append(_row(f, cx, 20, label=lab))
+        else:
+            labels[f][(yy - 20) ** 2 + (xx - 30) ** 2 < 100] = 1
+            rows.append(_row(f, 30, 20, label=1))
+    linked = link_overlap(labels, pd.DataFrame(rows), LinkParams(merge_distance_px=10))
+    assert linked.events[["frame", "event", "parents", "child"]].to_dict("records") == [
+        {"frame": 3, "event": "merge", "parents": "1 2", "child": 3}]
+
+
+# --------------------------------------------------------------------------- rewards
+
+
+def test_step_scale_and_steps_are_exact():
+    d = pd.DataFrame({"frame": [0, 0, 1, 1], "track_id": [1, 2, 1, 2], "x": [0.0, 20.0, 3.0, 20.0],
+                      "y": [0.0, 0.0, 4.0, 1.0]})
+    assert step_scale_px(d) == pytest.approx(3.0)  # median of 5 and 1
+    assert sorted(track_steps(d).tolist()) == pytest.approx([1.0, 5.0])
+
+
+def test_a_particle_leaving_at_the_edge_is_not_a_fragmentation_but_one_vanishing_inside_is():
+    leaving = pd.DataFrame([_row(f, 50.0 + 3 * f, 30.0, area=50.0) for f in range(4)])  # x = 59: at the edge
+    inside = pd.DataFrame([_row(f, 20.0 + f, 30.0, area=50.0) for f in range(4)])
+    for rows, expected in ((leaving, 0.0), (inside, 1.0)):
+        linked = link_tracks(rows, LinkParams(max_displacement_px=5))
+        assert fragmentation(linked, _context(rows, n_frames=6)) == pytest.approx(expected)
+
+
+def test_fragmentation_counts_a_broken_track_and_exempts_merges():
+    rows = pd.DataFrame([_row(f, 20.0 + 2 * f, 30.0) for f in range(6)])
+    ctx = _context(rows, n_frames=6)
+    whole = link_tracks(rows, LinkParams(max_displacement_px=3))
+    broken = link_tracks(rows, LinkParams(max_displacement_px=1.5, gap_frames=0, merge_distance_px=None))  # too short
+    assert fragmentation(whole, ctx) == 0.0
+    assert fragmentation(broken, ctx) == pytest.approx(10.0)  # 5 bad starts + 5 bad ends, 1 detection per frame
+    pair = _merging_pair()
+    merged = link_tracks(pair, LinkParams(max_displacement_px=4, merge_distance_px=8))
+    assert fragmentation(merged, _context(pair, n_frames=8)) == 0.0
+
+
+def test_area_conservation_is_the_relative_area_error_at_merges():
+    pair = _merging_pair()
+    ctx = _context(pair, n_frames=8)
+    assert area_conservation(link_tracks(pair, LinkParams(max_displacement_px=4, merge_distance_px=8)), ctx) == 0.0
+    pair.loc[pair.frame >= 4, "area_px"] = 240.0  # 1.5x the parents' sum
+    assert area_conservation(link_tracks(pair, LinkParams(max_displacement_px=4, merge_distance_px=8)), ctx) \
+        == pytest.approx(0.5)
+
+
+def test_a_swapped_identity_scores_worse_motion_than_the_correct_linking():
+    rows = []
+    for f in range(8):
+        rows += [_row(f, 10.0 + f, 20.0, label=1), _row(f, 10.0 + f, 32.0, label=2)]
+    det = pd.DataFrame(rows)
+    correct = link_tracks(det, LinkParams(max_displacement_px=3))
+    ids = correct.tracks.track_id.to_numpy().copy()
+    late = (correct.tracks.frame >= 4).to_numpy()
+    swapped_ids = np.where(late, 3 - ids, ids)  # tracks 1 and 2 swap at frame 4
+    swapped = Linked(correct.tracks.assign(track_id=swapped_ids), correct.lineage, correct.events)
+    ctx = _context(det, n_frames=8)
+    assert motion(correct, ctx) == pytest.approx(np.log(2.0))  # every step 1 px, scale 1 px
+    assert motion(swapped, ctx) > motion(correct, ctx) + 0.5
+    assert fragmentation(swapped, ctx) == fragmentation(correct, ctx) == 0.0
