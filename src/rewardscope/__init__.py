@@ -40,6 +40,7 @@ _PUBLIC: dict[str, str] = {
     "segment_image": "rewardscope.workflows.particles",
     "segment_movie": "rewardscope.workflows.movie",
     "correct_drift": "rewardscope.workflows.drift",
+    "track_particles": "rewardscope.workflows.tracking",
     "read_image": "rewardscope.io.read",
     "load_input": "rewardscope.io.load",
     "simulate_haadf": "rewardscope.simulate.haadf",

@@ -1,0 +1,445 @@
+"""Particle tracking through motion, growth and coalescence, with reward-chosen linking cut-offs.
+
+:func:`track_particles` chains four steps on a movie:
+
+1. **drift**: the stage drift of every frame (:func:`~rewardscope.track.estimate_drift`,
+   the measurement of :func:`~rewardscope.workflows.drift.correct_drift`; the frames
+   themselves are not resampled, so every output stays in the input movie's pixel grid);
+2. **segmentation**, a pluggable step (:data:`SEGMENTERS`, ``segmenter="classical"``:
+   :func:`~rewardscope.workflows.movie.segment_movie`), or label masks given by the caller;
+3. **detections**: centroid and area of every label in every frame (once), with
+   drift-corrected positions ``x_aligned, y_aligned``;
+4. **linking** (:class:`TrackingWorkflow`, the study of the loop): laptrack
+   (:mod:`rewardscope.track.linking`) with the cut-offs (maximum displacement, missed
+   frames and distance of gap closing, merge distance, area weight) chosen on the shared
+   optimiser by the label-free rewards of :mod:`rewardscope.rewards.tracks`
+   (fragmentation, area conservation at merges, motion plausibility), Pareto front and
+   selection as in every workflow.
+
+Lineage convention: a merge ends both parent tracks and starts a new track whose parents
+are the two; a split ends the parent and starts two children; more than two particles
+merging in one frame give one multi-parent merge.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from rewardscope.config import make_config
+from rewardscope.errors import CalibrationError, FileFormatError, ImageShapeError, ImageValueError
+from rewardscope.io.lazy import LazyStack
+from rewardscope.io.load import Input, load_input
+from rewardscope.optimize import FloatParam, IntParam, SearchSpace, StudyResult
+from rewardscope.optimize.settings import StudySettings
+from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, start_stage
+from rewardscope.result import Result
+from rewardscope.rewards.tracks import TRACK_REWARDS, TrackReward, TrackRewardContext, step_scale_px
+from rewardscope.segment.measure import measure_particles
+from rewardscope.track.linking import Linked, LinkParams, link_overlap, link_tracks
+from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels
+from rewardscope.workflows.base import Workflow, run_workflow
+from rewardscope.workflows.particles import SegmentConfig
+
+
+def _track_study() -> StudySettings:
+    return StudySettings(trials=40)
+
+
+class TrackConfig(BaseModel):
+    """Settings of particle tracking (defaults shared by the API and ``rewardscope track``).
+
+    Examples
+    --------
+    >>> cfg = make_config(TrackConfig, trials=10, max_step="2nm", pixel_size="0.5A")
+    >>> cfg.study.trials, cfg.max_step.nm, TrackConfig().model_dump(mode="json")["max_step"]
+    (10, 2.0, '20px')
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.5A (default: from the "
+                                           "file; without one, sizes are given in pixels only).")
+    segmenter: Literal["classical"] = Field("classical", description="Per-frame segmentation: classical "
+                                            "(label-free, optimized threshold pipeline); ignored with masks.")
+    segment: SegmentConfig = Field(default_factory=SegmentConfig, description="Settings of the classical "
+                                   "segmenter (its own drift step is not used).")
+    drift: bool = Field(True, description="Measure stage drift and link on drift-corrected positions.")
+    linker: Literal["lap", "overlap"] = Field("lap", description="lap: laptrack LapTrack on centroid + area "
+                                              "features, cut-offs tuned; overlap: laptrack OverLapTrack on mask "
+                                              "overlap (only the gap length is tuned).")
+    study: StudySettings = Field(default_factory=_track_study, description="The linking study: trials, sampler, "
+                                 "selection rule, seed.")
+    max_step: LengthOrPixels = Field(Pixels(20.0), description="Upper end of the searched link, gap-closing and "
+                                     "merge distances: px (e.g. 20px) or a length (needs a pixel size).")
+    max_gap_frames: int = Field(2, ge=0, le=50, description="Most missed frames a gap-closing link may bridge "
+                                "(searched from 0).")
+    merges: bool = Field(True, description="Allow merges (coalescence) in the linking.")
+    splits: bool = Field(False, description="Allow splits in the linking.")
+    edge_margin: LengthOrPixels = Field(Pixels(2.0), description="A particle this close to the frame's edge "
+                                        "touches it (its track may start or end there).")
+    vanish_diameter: LengthOrPixels = Field(Pixels(6.0), description="Tracks that start or end with a smaller "
+                                            "equivalent diameter may nucleate or dissolve (not fragments).")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class TracksResult(Result):
+    """Tracks, lineage, merge/split events and track-id masks of a movie.
+
+    Tables: ``tracks`` (frame, track_id, x, y, x_aligned, y_aligned, area_px [, area_nm2,
+    equivalent_diameter_nm]; px in the input movie's grid), ``lineage`` (track_id, start,
+    end, parents), ``events`` (frame, event, parents, child), ``trials``, ``pareto``,
+    ``drift`` (with drift). Arrays: ``masks`` (frames, rows, cols), value = track id.
+    """
+
+    @property
+    def tracks(self) -> pd.DataFrame:
+        """One row per particle per frame."""
+        return self.tables["tracks"]
+
+    @property
+    def lineage(self) -> pd.DataFrame:
+        """One row per track: ``track_id, start, end, parents``."""
+        return self.tables["lineage"]
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """``frame, event, parents, child``: merges and splits."""
+        return self.tables["events"]
+
+    @property
+    def masks(self) -> np.ndarray:
+        """(frames, rows, cols) label stack, value = track id, 0 = background."""
+        return self.arrays["masks"]
+
+
+# --------------------------------------------------------------------------- segmenters
+
+#: ``segmenter(movie, config, progress) -> labels (frames, rows, cols)``.
+Segmenter = Callable[[Input, TrackConfig, ProgressCallback], np.ndarray]
+
+
+def classical_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback) -> np.ndarray:
+    """Label masks of every frame by :func:`~rewardscope.workflows.movie.segment_movie` (drift off)."""
+    from rewardscope.workflows.movie import segment_movie
+
+    seg_cfg = config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size})
+    return np.asarray(segment_movie(movie, config=seg_cfg, progress=progress).labels)
+
+
+#: The segmenters ``segmenter=`` names (learned segmenters are added here).
+SEGMENTERS: dict[str, Segmenter] = {"classical": classical_segmenter}
+
+
+# --------------------------------------------------------------------------- the linking workflow
+
+
+@dataclass
+class TrackingState:
+    """What linking needs, computed once per movie.
+
+    Attributes
+    ----------
+    detections : pandas.DataFrame
+        One row per label per frame (``frame, label, x, y, x_aligned, y_aligned, area_px``, ...).
+    labels : numpy.ndarray, shape (frames, rows, cols)
+        The per-frame label masks.
+    pixel_size : Length or None
+    """
+
+    detections: pd.DataFrame
+    labels: np.ndarray
+    pixel_size: Length | None = None
+
+
+def _px(size: Length | Pixels, pixel_size: Length | None, what: str) -> float:
+    if isinstance(size, Pixels):
+        return size.value
+    if pixel_size is None:
+        raise CalibrationError(f"{what} {size.text} is a length but the movie has no pixel size; give "
+                               "--pixel-size or state it in px (e.g. 20px)")
+    return size.nm / pixel_size.nm
+
+
+class TrackingWorkflow(Workflow):
+    """Linking cut-offs against the tracking rewards.
+
+    Parameters
+    ----------
+    config : TrackConfig
+    context : TrackRewardContext
+        From the movie's detections (:func:`reward_context`).
+    rewards : mapping of str to callable, optional
+        ``(linked, context) -> float`` (default ``fragmentation``, ``area_conservation``, ``motion``).
+    """
+
+    stage = "optimizing linking"
+
+    def __init__(self, *, config: TrackConfig, context: TrackRewardContext, max_step_px: float,
+                 rewards: Mapping[str, TrackReward] | None = None) -> None:
+        super().__init__(rewards=dict(rewards or TRACK_REWARDS), context=context)
+        self.config, self.max_step_px = config, max(float(max_step_px), 1.0)
+
+    def search_space(self) -> SearchSpace:
+        """Link and gap distances, missed frames, merge distance (with merges), area weight (lap linker)."""
+        hi, cfg = self.max_step_px, self.config
+        params: list[Any] = [IntParam("gap_frames", 0, cfg.max_gap_frames)]
+        if cfg.linker == "lap":
+            params += [FloatParam("max_displacement_px", 1.0, hi, log=True),
+                       FloatParam("gap_distance_px", 1.0, hi, log=True), FloatParam("area_weight", 0.0, 2.0)]
+            if cfg.merges or cfg.splits:
+                params.append(FloatParam("merge_distance_px", 1.0, hi, log=True))
+        return SearchSpace(params)
+
+    def load(self, source: Any, pixel_size: Any = None) -> Input:
+        """The prepared :class:`TrackingState` is the input (no file is read here)."""
+        return Input(image=source, pixel_size=getattr(source, "pixel_size", None))
+
+    def prepare(self, image: TrackingState) -> TrackingState:
+        """The state is prepared by :func:`track_particles` (detections of every frame)."""
+        return image
+
+    def params(self, params: Mapping[str, Any]) -> LinkParams:
+        """The study's parameters as :class:`LinkParams` (defaults for what is not searched)."""
+        full = {"max_displacement_px": self.max_step_px, "gap_distance_px": self.max_step_px,
+                "merge_distance_px": self.max_step_px, **params}
+        return LinkParams.from_params(full, merges=self.config.merges, splits=self.config.splits)
+
+    def run(self, state: TrackingState, params: dict[str, Any]) -> Linked:
+        """Link the detections with these cut-offs."""
+        link = self.params(params)
+        if self.config.linker == "overlap":
+            return link_overlap(state.labels, state.detections, link)
+        return link_tracks(state.detections, link)
+
+    def describe(self, output: Linked) -> dict[str, float]:
+        """Number of tracks, merges and splits."""
+        events = output.events
+        return {"n_tracks": float(len(output.lineage)), "n_merges": float((events["event"] == "merge").sum()),
+                "n_splits": float((events["event"] == "split").sum())}
+
+    def to_result(self, output: Linked, *, study: StudyResult, inp: Input, summary: dict[str, Any]) -> TracksResult:
+        """Tracks, lineage, events, track-id masks, trials and Pareto points."""
+        state: TrackingState = inp.image
+        summary.update({k: int(v) for k, v in self.describe(output).items()})
+        return TracksResult(tables={"tracks": tracks_table(output.tracks, state.pixel_size),
+                                    "lineage": output.lineage, "events": output.events,
+                                    "trials": study.trials, "pareto": study.pareto},
+                            arrays={"masks": track_masks(state.labels, output.tracks)}, summary=summary,
+                            pixel_size=state.pixel_size, extras={"study": study, "linked": output})
+
+
+def reward_context(detections: pd.DataFrame, *, n_frames: int, frame_shape: tuple[int, int],
+                   config: TrackConfig, pixel_size: Length | None) -> TrackRewardContext:
+    """The rewards' context from the movie's detections and the config (sizes in px)."""
+    vanish_px = _px(config.vanish_diameter, pixel_size, "vanish_diameter")
+    return TrackRewardContext(frame_shape=frame_shape, n_frames=n_frames, step_scale_px=step_scale_px(detections),
+                              detections_per_frame=len(detections) / max(n_frames, 1),
+                              edge_margin_px=_px(config.edge_margin, pixel_size, "edge_margin"),
+                              vanish_area_px=np.pi * vanish_px ** 2 / 4)
+
+
+# --------------------------------------------------------------------------- tables and masks
+
+
+def tracks_table(tracks: pd.DataFrame, pixel_size: Length | None) -> pd.DataFrame:
+    """``frame, track_id, x, y, x_aligned, y_aligned, area_px`` [+ ``area_nm2, equivalent_diameter_nm``]."""
+    table = tracks[["frame", "track_id", "x", "y", "x_aligned", "y_aligned", "area_px"]].copy()
+    if pixel_size is not None:
+        table["area_nm2"] = table["area_px"] * pixel_size.nm ** 2
+        table["equivalent_diameter_nm"] = 2 * np.sqrt(table["area_nm2"] / np.pi)
+    return table.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
+
+
+def track_masks(labels: np.ndarray, tracks: pd.DataFrame) -> np.ndarray:
+    """The label stack with every label replaced by its track id (0 = background).
+
+    Examples
+    --------
+    >>> lab = np.array([[[0, 1, 2]], [[2, 0, 1]]])
+    >>> t = pd.DataFrame({"frame": [0, 0, 1, 1], "label": [1, 2, 1, 2], "track_id": [5, 6, 6, 7]})
+    >>> track_masks(lab, t).tolist()
+    [[[0, 5, 6]], [[7, 0, 6]]]
+    """
+    dtype = np.uint16 if len(tracks) == 0 or tracks["track_id"].max() < 65536 else np.int32
+    out = np.zeros(labels.shape, dtype)
+    for frame, group in tracks.groupby("frame"):
+        lut = np.zeros(int(labels[frame].max()) + 1, dtype)
+        lut[group["label"].to_numpy(int)] = group["track_id"].to_numpy()
+        out[frame] = lut[labels[frame]]
+    return out
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _read_masks(masks: Any) -> np.ndarray:
+    """The given masks as an array (a path: .tif/.tiff or .npy)."""
+    if not isinstance(masks, (str, Path)):
+        return np.asarray(masks)
+    path = Path(masks)
+    if not path.exists():
+        raise FileFormatError(f"masks file {path} does not exist")
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            return tifffile.imread(path)
+    except (ValueError, OSError, KeyError) as exc:
+        raise FileFormatError(f"cannot read masks {path.name}: {exc}") from None
+    raise FileFormatError(f"masks {path.name}: give a .tif/.tiff or .npy label stack")
+
+
+def check_masks(masks: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Validated integer label masks of the movie's shape (frames, rows, cols).
+
+    Raises
+    ------
+    ImageShapeError
+        A shape other than the movie's.
+    ImageValueError
+        Values that are not non-negative integer labels.
+    """
+    arr = _read_masks(masks)
+    if arr.ndim == 2 and len(shape) == 3 and shape[0] == 1:
+        arr = arr[None]
+    if tuple(arr.shape) != tuple(shape):
+        raise ImageShapeError(f"masks have shape {tuple(arr.shape)} but the movie is {tuple(shape)} "
+                              "(frames, rows, cols); give one label image per frame of the movie's size")
+    if arr.dtype.kind not in "iu":
+        whole = arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr))) and bool(np.all(arr == np.round(arr)))
+        if not whole:
+            raise ImageValueError(f"masks must be integer labels (0 = background), got {arr.dtype} values that "
+                                  "are not whole numbers")
+    if arr.size and arr.min() < 0:
+        raise ImageValueError("masks must be non-negative integer labels (0 = background)")
+    return arr.astype(np.int32)
+
+
+def _movie(movie: Any, pixel_size: Length | None) -> Input:
+    inp = load_input(movie, pixel_size, movie=True, name="movie")
+    if len(inp.image) < 2:
+        raise ImageShapeError("tracking needs a movie of at least 2 frames; got a single image")
+    return inp
+
+
+def detect(labels: np.ndarray, stack: LazyStack, *, drift: pd.DataFrame | None, pixel_size: Length | None,
+           progress: ProgressCallback) -> pd.DataFrame:
+    """Centroid, area and border contact of every label of every frame, with ``x_aligned, y_aligned``.
+
+    Raises
+    ------
+    ImageValueError
+        No particle in any frame.
+    """
+    advance = start_stage(progress, "measuring particles", total=len(labels), unit="frames")
+    tables = []
+    for i in range(len(labels)):
+        tables.append(measure_particles(labels[i], stack[i], pixel_size=pixel_size, frame=i))
+        advance()
+    det = pd.concat(tables, ignore_index=True)
+    if det.empty:
+        raise ImageValueError(f"no particles found in any of the {len(labels)} frames; nothing to track")
+    dx = np.zeros(len(labels)) if drift is None else drift["dx"].to_numpy(float)
+    dy = np.zeros(len(labels)) if drift is None else drift["dy"].to_numpy(float)
+    frames = det["frame"].to_numpy(int)
+    return det.assign(x_aligned=det["x"] - dx[frames], y_aligned=det["y"] - dy[frames])
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | Path | Any, *,
+                    config: TrackConfig | None = None, masks: np.ndarray | str | Path | None = None,
+                    rewards: Mapping[str, TrackReward] | None = None, progress: ProgressArg = False,
+                    **overrides: Any) -> TracksResult:
+    """Track the particles of a movie: drift, segmentation (or given masks), reward-tuned linking.
+
+    Parameters
+    ----------
+    movie : LazyStack, numpy.ndarray (frames, rows, cols), list of 2-D arrays, path, ...
+        Anything :func:`~rewardscope.io.load_input` reads as a movie of >= 2 frames.
+    config : TrackConfig, optional
+        Settings; keyword ``overrides`` replace single fields (e.g. ``trials=20``, ``drift=False``).
+    masks : numpy.ndarray (frames, rows, cols) of int, or path (.tif, .npy), optional
+        Label masks to link instead of segmenting (0 = background).
+    rewards : mapping of str to callable, optional
+        Linking rewards ``(linked, context) -> float``, all minimised (default
+        :data:`~rewardscope.rewards.tracks.TRACK_REWARDS`).
+    progress : bool or callable
+        Progress of drift, segmentation, measurement and the linking study.
+
+    Returns
+    -------
+    TracksResult
+        ``tracks``, ``lineage``, ``events``, ``masks`` (track ids), ``trials``, ``pareto``
+        (and ``drift``); the summary in the one schema
+        (:func:`~rewardscope.workflows.base.study_summary`) with ``n_tracks``, ``n_merges``,
+        ``n_splits``, ``n_frames``, ``segmenter``, ``linker``.
+
+    Raises
+    ------
+    InputError
+        A single image or 1-frame movie, masks of another shape or not integer labels, no
+        particle in any frame, bad settings.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:48, :64]
+    >>> masks = np.stack([((yy - 24) ** 2 + (xx - 20 - 2 * f) ** 2 < 25).astype(int) for f in range(4)])
+    >>> res = track_particles(masks.astype(float), masks=masks, drift=False, trials=8)
+    >>> res.lineage.to_dict("records")
+    [{'track_id': 1, 'start': 0, 'end': 3, 'parents': ''}]
+    """
+    cfg = make_config(TrackConfig, config, **overrides)
+    inp = _movie(movie, cfg.pixel_size)
+    stack: LazyStack = inp.image
+    cfg = cfg.model_copy(update={"pixel_size": inp.pixel_size})
+    t0 = time.perf_counter()
+    labels = None if masks is None else check_masks(masks, stack.shape)
+    with progress_scope(progress) as report:
+        drift = _drift(stack, cfg, report)
+        t_drift = time.perf_counter() - t0
+        if labels is None:
+            labels = SEGMENTERS[cfg.segmenter](inp, cfg, report)
+        t_seg = time.perf_counter() - t0 - t_drift
+        det = detect(labels, stack, drift=drift, pixel_size=inp.pixel_size, progress=report)
+        context = reward_context(det, n_frames=len(stack), frame_shape=stack.frame_shape, config=cfg,
+                                 pixel_size=inp.pixel_size)
+        workflow = TrackingWorkflow(config=cfg, context=context, rewards=rewards,
+                                    max_step_px=_px(cfg.max_step, inp.pixel_size, "max_step"))
+        state = TrackingState(det, labels, inp.pixel_size)
+        result = run_workflow(workflow, state, cfg, progress=report, state=state)
+    result.summary["image_shape"] = list(stack.shape)
+    result.summary.update({"n_frames": len(stack), "frame_shape": list(stack.frame_shape),
+                           "segmenter": "given masks" if masks is not None else cfg.segmenter,
+                           "linker": cfg.linker, "step_scale_px": context.step_scale_px,
+                           "n_detections": int(len(det))})
+    result.summary["seconds"].update({"drift": t_drift, "segmentation": t_seg})
+    if drift is not None:
+        result.tables["drift"] = drift
+    return result
+
+
+def _drift(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback) -> pd.DataFrame | None:
+    if not cfg.drift:
+        return None
+    from rewardscope.track.registration import estimate_drift
+
+    return estimate_drift(stack, progress=progress)
+
+
+__all__ = ["SEGMENTERS", "TrackConfig", "TrackingState", "TrackingWorkflow", "TracksResult", "check_masks",
+           "track_particles"]
