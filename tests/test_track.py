@@ -123,3 +123,69 @@ def test_a_swapped_identity_scores_worse_motion_than_the_correct_linking():
     assert motion(correct, ctx) == pytest.approx(np.log(2.0))  # every step 1 px, scale 1 px
     assert motion(swapped, ctx) > motion(correct, ctx) + 0.5
     assert fragmentation(swapped, ctx) == fragmentation(correct, ctx) == 0.0
+
+
+# --------------------------------------------------------------------------- workflow and CLI
+
+
+def _merging_movie() -> tuple[np.ndarray, np.ndarray]:
+    """Two discs approach and fuse at frame 4 (masks and a dark-particle movie), 48 x 64 px."""
+    yy, xx = np.mgrid[:48, :64]
+    masks = np.zeros((8, 48, 64), np.int32)
+    for f in range(8):
+        if f < 4:
+            masks[f][(yy - 24) ** 2 + (xx - 18 - 2 * f) ** 2 < 25] = 1
+            masks[f][(yy - 24) ** 2 + (xx - 46 + 2 * f) ** 2 < 25] = 2
+        else:
+            masks[f][(yy - 24) ** 2 + (xx - 32) ** 2 < 50] = 1
+    movie = 1.0 - 0.5 * (masks > 0) + np.random.default_rng(0).normal(0, 0.02, masks.shape)
+    return movie, masks
+
+
+def test_track_particles_finds_the_merge_and_writes_track_id_masks():
+    from rewardscope import track_particles
+
+    movie, masks = _merging_movie()
+    res = track_particles(movie, masks=masks, drift=False, trials=12, seed=3, pixel_size="0.5A")
+    assert res.events.to_dict("records") == [{"frame": 4, "event": "merge", "parents": "1 2", "child": 3}]
+    assert list(res.tracks.columns) == ["frame", "track_id", "x", "y", "x_aligned", "y_aligned", "area_px",
+                                        "area_nm2", "equivalent_diameter_nm"]
+    assert set(np.unique(res.masks[5])) == {0, 3} and set(np.unique(res.masks[0])) == {0, 1, 2}
+    row = res.tracks[(res.tracks.frame == 0) & (res.tracks.track_id == 1)].iloc[0]
+    assert row.x == pytest.approx(18.0) and row.area_px == (masks[0] == 1).sum()
+    assert row.area_nm2 == pytest.approx(row.area_px * 0.0025)
+    again = track_particles(movie, masks=masks, drift=False, trials=12, seed=3, pixel_size="0.5A")
+    assert again.summary["best_params"] == res.summary["best_params"]  # same seed, same choice
+
+
+def test_cli_track_writes_the_outputs_and_rejects_bad_inputs(tmp_path):
+    from typer.testing import CliRunner
+
+    from rewardscope.cli.main import app
+
+    movie, masks = _merging_movie()
+    np.save(tmp_path / "movie.npy", movie.astype(np.float32))
+    np.save(tmp_path / "masks.npy", masks)
+    np.save(tmp_path / "one.npy", movie[:1].astype(np.float32))
+    np.save(tmp_path / "small.npy", masks[:, :40])
+    np.save(tmp_path / "float.npy", masks + 0.5)
+    np.save(tmp_path / "empty.npy", np.zeros_like(masks))
+    runner = CliRunner()
+    out = tmp_path / "out"
+    ok = runner.invoke(app, ["track", str(tmp_path / "movie.npy"), "--out", str(out), "--masks",
+                             str(tmp_path / "masks.npy"), "--no-drift", "--trials", "12", "--seed", "3", "--no-progress"])
+    assert ok.exit_code == 0, ok.output
+    events = pd.read_csv(out / "events.csv", dtype={"parents": str})
+    assert events.to_dict("records") == [{"frame": 4, "event": "merge", "parents": "1 2", "child": 3}]
+    lineage = pd.read_csv(out / "lineage.csv", keep_default_na=False, dtype={"parents": str})
+    assert lineage.parents.tolist() == ["", "", "1 2"]
+    assert {"masks.tif", "tracks.csv", "summary.json"} <= {p.name for p in out.iterdir()}
+    for args in (["one.npy"], ["movie.npy", "--masks", "small.npy"], ["movie.npy", "--masks", "float.npy"],
+                 ["movie.npy", "--masks", "empty.npy"]):
+        bad = tmp_path / "bad"
+        res = runner.invoke(app, ["track", str(tmp_path / args[0]), "--out", str(bad), *[
+            str(tmp_path / a) if a.endswith(".npy") else a for a in args[1:]], "--trials", "4", "--no-progress"])
+        assert res.exit_code == 2, (args, res.output)
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("rewardscope: error:"), res.output
+        assert not bad.exists()
