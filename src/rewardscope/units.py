@@ -229,3 +229,26 @@ LengthOrPixels = Annotated[
     PlainSerializer(lambda size: size.text, return_type=str),
     WithJsonSchema({"type": "string", "examples": ["4px", "1nm", "12A"]}),
 ]
+
+
+def size_in_px(size: Length | Pixels, pixel_size: Length | None, what: str) -> float:
+    """A size given in px (as is) or as a length (converted with ``pixel_size``), in pixels.
+
+    Raises
+    ------
+    CalibrationError
+        ``size`` is a length but there is no pixel size.
+
+    Examples
+    --------
+    >>> size_in_px(Length(1.0, "nm"), Length(0.5, "A"), "min_diameter")
+    20.0
+    >>> size_in_px(Pixels(4.0), None, "min_diameter")
+    4.0
+    """
+    if isinstance(size, Pixels):
+        return size.value
+    if pixel_size is None:
+        raise CalibrationError(f"{what} {size.text} is a length but the image has no pixel size; give "
+                               "--pixel-size or state it in px (e.g. 4px)")
+    return size.nm / pixel_size.nm

@@ -32,7 +32,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.config import make_config
-from rewardscope.errors import CalibrationError, ParameterError
+from rewardscope.errors import ParameterError
 from rewardscope.io.load import Input, load_input
 from rewardscope.optimize import FloatParam, SearchSpace, StudyResult
 from rewardscope.optimize.settings import StudySettings
@@ -44,7 +44,7 @@ from rewardscope.segment import classical
 from rewardscope.segment.classical import ClassicalState, Segmentation
 from rewardscope.segment.measure import measure_particles
 from rewardscope.segment.postprocess import CONVEX_SOLIDITY, solidities, split_touching
-from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels
+from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels, size_in_px
 from rewardscope.workflows.base import Workflow, optimize, run_workflow, study_summary
 
 
@@ -294,18 +294,6 @@ def _has_concave_region(labels: np.ndarray) -> bool:
 # --------------------------------------------------------------------------- helpers
 
 
-def _diameter_px(size: Length | Pixels | None, pixel_size: Length | None, what: str) -> float | None:
-    """Pixels as they are; a length converted with the pixel size (which it then needs)."""
-    if size is None:
-        return None
-    if isinstance(size, Pixels):
-        return size.value
-    if pixel_size is None:
-        raise CalibrationError(f"{what} {size.text} is a length but the image has no pixel size; give "
-                               "--pixel-size or state the diameter in px (e.g. 4px)")
-    return size.nm / pixel_size.nm
-
-
 def reward_context(config: SegmentConfig, pixel_size: Length | None) -> ParticleRewardContext:
     """The rewards' prior from the config (diameters converted to pixels).
 
@@ -321,8 +309,9 @@ def reward_context(config: SegmentConfig, pixel_size: Length | None) -> Particle
     if not 0 < lo < hi:
         raise ParameterError(f"split_depth_range_px must be 0 < low < high, got {config.split_depth_range_px}")
     return ParticleRewardContext(
-        min_diameter_px=_diameter_px(config.min_diameter, pixel_size, "min_diameter") or 0.0,
-        max_diameter_px=_diameter_px(config.max_diameter, pixel_size, "max_diameter"),
+        min_diameter_px=size_in_px(config.min_diameter, pixel_size, "min_diameter"),
+        max_diameter_px=(None if config.max_diameter is None
+                         else size_in_px(config.max_diameter, pixel_size, "max_diameter")),
         band=config.ambiguity_band, pixel_size=pixel_size)
 
 

@@ -34,7 +34,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.config import make_config
-from rewardscope.errors import CalibrationError, FileFormatError, ImageShapeError, ImageValueError
+from rewardscope.errors import FileFormatError, ImageShapeError, ImageValueError
 from rewardscope.io.lazy import LazyStack
 from rewardscope.io.load import Input, load_input
 from rewardscope.optimize import FloatParam, IntParam, SearchSpace, StudyResult
@@ -44,7 +44,7 @@ from rewardscope.result import Result
 from rewardscope.rewards.tracks import TRACK_REWARDS, TrackReward, TrackRewardContext, step_scale_px
 from rewardscope.segment.measure import measure_particles
 from rewardscope.track.linking import Linked, LinkParams, link_overlap, link_tracks
-from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels
+from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels, size_in_px
 from rewardscope.workflows.base import Workflow, run_workflow
 from rewardscope.workflows.particles import SegmentConfig
 
@@ -162,15 +162,6 @@ class TrackingState:
     pixel_size: Length | None = None
 
 
-def _px(size: Length | Pixels, pixel_size: Length | None, what: str) -> float:
-    if isinstance(size, Pixels):
-        return size.value
-    if pixel_size is None:
-        raise CalibrationError(f"{what} {size.text} is a length but the movie has no pixel size; give "
-                               "--pixel-size or state it in px (e.g. 20px)")
-    return size.nm / pixel_size.nm
-
-
 class TrackingWorkflow(Workflow):
     """Linking cut-offs against the tracking rewards.
 
@@ -242,10 +233,10 @@ class TrackingWorkflow(Workflow):
 def reward_context(detections: pd.DataFrame, *, n_frames: int, frame_shape: tuple[int, int],
                    config: TrackConfig, pixel_size: Length | None) -> TrackRewardContext:
     """The rewards' context from the movie's detections and the config (sizes in px)."""
-    vanish_px = _px(config.vanish_diameter, pixel_size, "vanish_diameter")
+    vanish_px = size_in_px(config.vanish_diameter, pixel_size, "vanish_diameter")
     return TrackRewardContext(frame_shape=frame_shape, n_frames=n_frames, step_scale_px=step_scale_px(detections),
                               detections_per_frame=len(detections) / max(n_frames, 1),
-                              edge_margin_px=_px(config.edge_margin, pixel_size, "edge_margin"),
+                              edge_margin_px=size_in_px(config.edge_margin, pixel_size, "edge_margin"),
                               vanish_area_px=np.pi * vanish_px ** 2 / 4)
 
 
@@ -419,7 +410,7 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         context = reward_context(det, n_frames=len(stack), frame_shape=stack.frame_shape, config=cfg,
                                  pixel_size=inp.pixel_size)
         workflow = TrackingWorkflow(config=cfg, context=context, rewards=rewards,
-                                    max_step_px=_px(cfg.max_step, inp.pixel_size, "max_step"))
+                                    max_step_px=size_in_px(cfg.max_step, inp.pixel_size, "max_step"))
         state = TrackingState(det, labels, inp.pixel_size)
         result = run_workflow(workflow, state, cfg, progress=report, state=state)
     result.summary["image_shape"] = list(stack.shape)
