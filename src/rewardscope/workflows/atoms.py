@@ -140,7 +140,8 @@ def resolve_crystal(config: AtomsConfig, lattice: Any = None) -> Any:
 def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = None,
                pixel_size: str | Length | None = None, rewards: Mapping[str, AtomReward] | None = None,
                warm_start: Sequence[Mapping[str, Any]] | pd.DataFrame | AtomsResult | None = None,
-               progress: ProgressArg = False, **overrides: Any) -> AtomsResult:
+               progress: ProgressArg = False, window: Any = None, overlap: Any = None, scheduler: Any = None,
+               workers: int | None = None, **overrides: Any) -> AtomsResult:
     """Find atomic columns in a HAADF-STEM image without labels.
 
     Parameters
@@ -161,12 +162,18 @@ def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = 
         ``True``: progress of every stage (scale space, trials, refinement, lattice
         prior) on stderr, as bars on a terminal and log lines elsewhere; or a callback
         ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
+    window : str, Length or Pixels, optional
+        Sliding windows of this side (``"512px"``, ``"10nm"``): one study per window,
+        warm-started from its neighbours, stitched (:mod:`rewardscope.workflows.windows`);
+        ``overlap`` (default ``"64px"``), ``scheduler`` (``"local"``, ``"serial"``,
+        ``"tcp://HOST:PORT"`` or a ``distributed.Client``) and ``workers`` go with it.
 
     Returns
     -------
     AtomsResult
         ``summary["best_values"]`` holds the rewards at the chosen point,
-        ``summary["warnings"]`` the plausibility warnings given.
+        ``summary["warnings"]`` the plausibility warnings given; with ``window`` also the
+        table ``windows`` (parameters and rewards per window).
 
     Raises
     ------
@@ -197,10 +204,24 @@ def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = 
     ps = inp.require_pixel_size("atom finding")
     context = AtomRewardContext.from_lattice(crystal, shape=inp.image.shape, pixel_size=ps, k=cfg.k_neighbours,
                                              er_factor=cfg.er_factor, n_expected=cfg.n_expected)
+    if window is not None:
+        from rewardscope.workflows.windows import sliding_atoms, window_config
+
+        windows = window_config(window=window, overlap=overlap, scheduler=scheduler, workers=workers)
+        return sliding_atoms(inp, cfg, crystal=crystal, factory=factory, windows=windows, rewards=rewards,
+                             progress=progress, engine=None if isinstance(scheduler, str) or scheduler is None
+                             else _client_engine(scheduler))
     wf = factory(cfg, context, crystal=crystal, sigma_scale=cfg.reference_pixel_size.angstrom / ps.angstrom,
                  rewards=rewards)
     warm = _warm_start_sets(warm_start, [p.name for p in wf.search_space().params])
     return run_workflow(wf, inp, cfg, warm_start=warm, progress=progress)
+
+
+def _client_engine(client: Any) -> Any:
+    """An engine on a ``distributed.Client`` the caller holds (used as is, not closed)."""
+    from rewardscope.parallel import Engine
+
+    return Engine(client)
 
 
 def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", config: AtomsConfig | None = None,
