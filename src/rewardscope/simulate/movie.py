@@ -9,8 +9,22 @@ the support is shifted in Fourier space (exact sub-pixel shift of a band-limited
 periodic field), and particles are drawn analytically at their sub-pixel positions.
 
 Truth returned: per-frame label masks (track ids), the stage shift of every frame, a
-track table (one row per particle per frame) and merge/dissolve events. Written here
-because no library simulates drifting, ripening particle movies with labelled truth.
+track table (one row per particle per frame), a lineage table and the merge events, in
+the convention of :mod:`rewardscope.track.linking` (what ``rewardscope track`` writes): a
+merge ENDS its parent tracks and STARTS a new track whose parents are listed
+space-separated (``"3 7"``); an event's frame is the child's first frame. Particles that
+touch in the same frame as a merge join that merge: three particles fusing in one frame
+are ONE merge with three parents, never successive merges through a child that would
+exist for no frame.
+
+Options for harder movies (:data:`HARD`): planted pairs and triples of particles that
+approach each other and merge (``merge_pairs``, ``merge_triples``), particles gliding
+across the field of view's edge (``crossing``: half enter, half leave), low dose
+(Poisson counts per pixel instead of Gaussian noise, ``dose``), frame-to-frame
+brightness flicker (``flicker``) and faster Brownian motion (``diffusion``).
+
+Written here because no library simulates drifting, ripening particle movies with
+labelled truth.
 """
 
 from __future__ import annotations
@@ -49,7 +63,24 @@ class MovieConfig(BaseModel):
     diffusion: float = Field(0.15, ge=0.0, description="Particle random walk on the support, pixels per frame (std per axis).")
     min_radius_px: float = Field(1.5, gt=0.0, description="Particles below this radius dissolve, pixels.")
     noise: float = Field(0.05, ge=0.0, description="Gaussian noise sigma (support level 0.6, speckle std 0.08, particle contrast ~0.18).")
+    dose: float | None = Field(None, gt=0.0, description="Electron dose, counts per pixel at the support level 1.0: "
+                               "Poisson noise replaces the Gaussian noise (None: Gaussian noise).")
+    flicker: float = Field(0.0, ge=0.0, le=0.5, description="Frame-to-frame brightness flicker, relative std of each "
+                           "frame's intensity.")
+    merge_pairs: int = Field(0, ge=0, le=1000, description="Planted pairs of particles that approach each other "
+                             "and merge during the movie.")
+    merge_triples: int = Field(0, ge=0, le=1000, description="Planted groups of three particles that converge and "
+                               "merge during the movie.")
+    approach_speed: float = Field(0.3, ge=0.0, description="Speed of each particle of a planted pair or triple "
+                                  "towards its partners, pixels per frame.")
+    crossing: int = Field(0, ge=0, le=1000, description="Particles gliding across the field of view's edge (half "
+                          "enter, half leave).")
+    crossing_speed: float = Field(0.8, ge=0.0, description="Speed of the crossing particles, pixels per frame.")
     seed: int = Field(0, description="Random seed; same seed, same movie.")
+
+
+#: The hard-movie options (low dose, flicker, fast Brownian motion, particles crossing the edge).
+HARD: dict[str, Any] = {"dose": 40.0, "flicker": 0.04, "diffusion": 0.45, "crossing": 6, "noise": 0.0}
 
 
 @dataclass
@@ -71,9 +102,15 @@ class SimulatedMovie:
         touches_border``: one row per particle visible in a frame; x, y are the true centre
         in frame pixels, ``area_px`` the pixel count of its label in ``masks``.
     events : pandas.DataFrame
-        ``frame, kind, parents, child, gap_px``: ``merge`` (parents ``"a;b"`` -> child) and
-        ``dissolve`` (child -1); ``gap_px`` is the parents' edge-to-edge distance in the
-        frame before the merge.
+        ``frame, event, parents, child, gap_px``: one row per merge (``event`` =
+        ``"merge"``, parents space-separated ``"a b"`` or ``"a b c"`` -> child), frame =
+        the child's first frame; only tracks seen in the movie count as parents, and a
+        merge needs two of them; ``gap_px`` is the parents' smallest edge-to-edge
+        distance in the frame before the merge.
+    lineage : pandas.DataFrame
+        ``track_id, start, end, parents, fate``: first and last frame seen, parents
+        space-separated ("" if none), ``fate`` = ``merged``, ``dissolved`` or ``""`` (still
+        there at the end, or gone out of the field of view).
     pixel_size : Length
     config : MovieConfig
     """
@@ -86,6 +123,7 @@ class SimulatedMovie:
     pixel_size: Length
     config: MovieConfig
     summary: dict[str, Any] = field(default_factory=dict)
+    lineage: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def save(self, folder: str | Path) -> Path:
         """Write ``movie.tif``, ``truth_masks.tif`` and the truth tables into ``folder``."""
@@ -98,6 +136,7 @@ class SimulatedMovie:
         write_table(folder / "truth_shifts.csv", self.shifts)
         write_table(folder / "truth_tracks.csv", self.tracks)
         write_table(folder / "truth_events.csv", self.events)
+        write_table(folder / "truth_lineage.csv", self.lineage)
         write_json(folder / "summary.json", {"config": self.config.model_dump(), **self.summary})
         return folder
 
@@ -158,30 +197,91 @@ class _Particles:
     r: list[float]
     angle: list[float]
     next_id: int
+    vx: list[float] = field(default_factory=list)
+    vy: list[float] = field(default_factory=list)
+
+    #: Per-particle attributes (popped and appended together).
+    ATTRS = ("ids", "x", "y", "r", "angle", "vx", "vy")
+
+    def add(self, x: float, y: float, r: float, angle: float, vx: float = 0.0, vy: float = 0.0) -> None:
+        """A new particle with the next id."""
+        for attr, value in zip(self.ATTRS, (self.next_id, x, y, r, angle, vx, vy)):
+            getattr(self, attr).append(value)
+        self.next_id += 1
+
+    def remove(self, i: int) -> None:
+        for attr in self.ATTRS:
+            getattr(self, attr).pop(i)
+
+    def free(self, x: float, y: float, r: float, margin: float = 1.0) -> bool:
+        """No particle within ``margin`` of a disc at (x, y) of radius r."""
+        xs, ys, rs = self.arrays()
+        return not (len(xs) and np.any(np.hypot(xs - x, ys - y) < rs + r + margin))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.array(self.x, float), np.array(self.y, float), np.array(self.r, float)
 
 
 def _place_particles(cfg: MovieConfig, box: tuple[float, float, float, float],
-                     rng: np.random.Generator) -> _Particles:
-    """Non-touching particles, uniform in ``box`` = (x0, y0, x1, y1)."""
-    parts = _Particles([], [], [], [], [], 1)
-    tries = 0
-    while len(parts.ids) < cfg.n_particles and tries < 200 * max(cfg.n_particles, 1):
+                     rng: np.random.Generator, parts: _Particles | None = None) -> _Particles:
+    """Non-touching particles, uniform in ``box`` = (x0, y0, x1, y1), added to ``parts``."""
+    parts = parts or _Particles([], [], [], [], [], 1)
+    tries, placed = 0, 0
+    while placed < cfg.n_particles and tries < 200 * max(cfg.n_particles, 1):
         tries += 1
         r = max(cfg.radius_px * (1 + cfg.radius_spread * rng.standard_normal()), 2 * cfg.min_radius_px)
         x, y = rng.uniform(box[0], box[2]), rng.uniform(box[1], box[3])
-        xs, ys, rs = parts.arrays()
-        if len(xs) and np.any(np.hypot(xs - x, ys - y) < rs + r + 1.0):
+        if not parts.free(x, y, r):
             continue
-        parts.ids.append(parts.next_id)
-        parts.next_id += 1
-        parts.x.append(x)
-        parts.y.append(y)
-        parts.r.append(r)
-        parts.angle.append(rng.uniform(0, np.pi))
+        parts.add(x, y, r, rng.uniform(0, np.pi))
+        placed += 1
     return parts
+
+
+def _plant_groups(cfg: MovieConfig, box: tuple[float, float, float, float], rng: np.random.Generator,
+                  parts: _Particles) -> None:
+    """Pairs and triples around a common centre in ``box`` (seen in every frame), moving towards it.
+
+    Each group is sized so that its members touch after a random 15-75 % of the movie
+    at ``approach_speed`` (growth shortens that a little).
+    """
+    speed = max(cfg.approach_speed, 1e-3)
+    for n_members in [2] * cfg.merge_pairs + [3] * cfg.merge_triples:
+        for _ in range(200):
+            radii = [max(cfg.radius_px * (1 + 0.2 * rng.standard_normal()), 2 * cfg.min_radius_px)
+                     for _ in range(n_members)]
+            travel = speed * rng.uniform(0.15, 0.75) * cfg.frames
+            spread = max(radii) + travel
+            cx = rng.uniform(box[0] + spread + 4, box[2] - spread - 4)
+            cy = rng.uniform(box[1] + spread + 4, box[3] - spread - 4)
+            phi = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n_members) / n_members
+            # touching distance from the centre for a pair: r; for three: 2r / sqrt(3)
+            touch = [r * (1.0 if n_members == 2 else 2 / np.sqrt(3)) for r in radii]
+            members = [(cx + (t + travel) * np.cos(a), cy + (t + travel) * np.sin(a), r, a)
+                       for t, r, a in zip(touch, radii, phi)]
+            if all(parts.free(x, y, r + travel, margin=3.0) for x, y, r, _ in members):
+                for x, y, r, a in members:
+                    parts.add(x, y, r, rng.uniform(0, np.pi), -speed * np.cos(a), -speed * np.sin(a))
+                break
+
+
+def _plant_crossing(cfg: MovieConfig, origin: np.ndarray, rng: np.random.Generator, parts: _Particles) -> None:
+    """Particles on the edge of the first frame's field of view gliding out (even) or in (odd)."""
+    for k in range(cfg.crossing):
+        for _ in range(200):
+            r = max(cfg.radius_px * (1 + 0.2 * rng.standard_normal()), 2 * cfg.min_radius_px)
+            side = rng.integers(4)
+            along = rng.uniform(0.15, 0.85) * cfg.size
+            depth = rng.uniform(r + 2, r + 2 + 0.3 * cfg.crossing_speed * cfg.frames)
+            inward = k % 2 == 1
+            depth = -depth if inward else depth  # entering particles start outside the frame
+            normal = np.array([[0, 1], [0, -1], [1, 0], [-1, 0]][side], float)  # into the frame
+            edge = np.array([[along, 0], [along, cfg.size - 1], [0, along], [cfg.size - 1, along]][side], float)
+            x, y = origin + edge + normal * depth
+            v = cfg.crossing_speed * (normal if inward else -normal)
+            if parts.free(x, y, r, margin=2.0):
+                parts.add(x, y, r, rng.uniform(0, np.pi), v[0], v[1])
+                break
 
 
 def _evolve(parts: _Particles, cfg: MovieConfig, rng: np.random.Generator, frame: int,
@@ -194,13 +294,12 @@ def _evolve(parts: _Particles, cfg: MovieConfig, rng: np.random.Generator, frame
     dr = cfg.growth_rate + cfg.ripening_rate / r * (1.0 / r_mean - 1.0 / r)
     r = r + dr
     steps = rng.normal(0.0, cfg.diffusion, (len(r), 2))
-    parts.x = list(np.array(parts.x) + steps[:, 0])
-    parts.y = list(np.array(parts.y) + steps[:, 1])
+    parts.x = list(np.array(parts.x) + steps[:, 0] + np.array(parts.vx))
+    parts.y = list(np.array(parts.y) + steps[:, 1] + np.array(parts.vy))
     parts.r = list(r)
     for i in [k for k in range(len(r)) if r[k] < cfg.min_radius_px][::-1]:
-        events.append({"frame": frame, "kind": "dissolve", "parents": str(parts.ids[i]), "child": -1, "gap_px": np.nan})
-        for attr in ("ids", "x", "y", "r", "angle"):
-            getattr(parts, attr).pop(i)
+        events.append({"frame": frame, "kind": "dissolve", "parents": [parts.ids[i]], "child": -1})
+        parts.remove(i)
     _coalesce(parts, frame, events)
 
 
@@ -215,23 +314,29 @@ def _touching_pair(parts: _Particles) -> tuple[int, int, float] | None:
 
 
 def _coalesce(parts: _Particles, frame: int, events: list[dict[str, Any]]) -> None:
-    """Merge touching particles (volume conserved, centre of mass kept) until none touch."""
+    """Merge touching particles (volume conserved, centre of mass and momentum kept) until none touch.
+
+    A particle born by a merge in this frame that touches another one in the same frame
+    absorbs it into the same merge (one event, all parents), so no track exists for
+    zero frames.
+    """
+    born = {ev["child"]: ev for ev in events if ev["frame"] == frame and ev["kind"] == "merge"}
     while (pair := _touching_pair(parts)) is not None:
         i, j, _ = pair
         vi, vj = parts.r[i] ** 3, parts.r[j] ** 3
         big = i if vi >= vj else j
-        child = {"x": (parts.x[i] * vi + parts.x[j] * vj) / (vi + vj),
-                 "y": (parts.y[i] * vi + parts.y[j] * vj) / (vi + vj),
-                 "r": (vi + vj) ** (1 / 3), "angle": parts.angle[big]}
-        events.append({"frame": frame, "kind": "merge", "parents": f"{parts.ids[i]};{parts.ids[j]}",
-                       "child": parts.next_id, "gap_px": np.nan})
+        means = [(getattr(parts, a)[i] * vi + getattr(parts, a)[j] * vj) / (vi + vj) for a in ("x", "y", "vx", "vy")]
+        child = (means[0], means[1], (vi + vj) ** (1 / 3), parts.angle[big], means[2], means[3])
+        ids = (parts.ids[i], parts.ids[j])
+        parents = [p for pid in ids for p in (born.pop(pid)["parents"] if pid in born else [pid])]
+        events[:] = [ev for ev in events if not (ev["kind"] == "merge" and ev["frame"] == frame
+                                                 and ev["child"] in ids)]
         for k in sorted((i, j), reverse=True):
-            for attr in ("ids", "x", "y", "r", "angle"):
-                getattr(parts, attr).pop(k)
-        parts.ids.append(parts.next_id)
-        parts.next_id += 1
-        for attr in ("x", "y", "r", "angle"):
-            getattr(parts, attr).append(child[attr])
+            parts.remove(k)
+        event = {"frame": frame, "kind": "merge", "parents": sorted(parents), "child": parts.next_id}
+        events.append(event)
+        born[parts.next_id] = event
+        parts.add(*child)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -264,13 +369,11 @@ def _render_particles(image: np.ndarray, labels: np.ndarray, parts: _Particles, 
     return rows
 
 
-def _last_gap(prev: dict[int, tuple[float, float, float]], parents: str) -> float:
-    """Edge-to-edge distance of two parents in the previous frame (NaN if unknown)."""
-    a, b = (int(p) for p in parents.split(";"))
-    if a not in prev or b not in prev:
-        return float("nan")
-    (xa, ya, ra), (xb, yb, rb) = prev[a], prev[b]
-    return float(np.hypot(xa - xb, ya - yb) - ra - rb)
+def _last_gap(prev: dict[int, tuple[float, float, float]], parents: list[int]) -> float:
+    """Smallest edge-to-edge distance between parents in the previous frame (NaN if unknown)."""
+    known = [prev[p] for p in parents if p in prev]
+    gaps = [np.hypot(a[0] - b[0], a[1] - b[1]) - a[2] - b[2] for k, a in enumerate(known) for b in known[k + 1:]]
+    return float(min(gaps)) if gaps else float("nan")
 
 
 def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> SimulatedMovie:
@@ -307,8 +410,14 @@ def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> Simul
     origins = (-path) - (-path).min(axis=0) + 4.0
     span = np.ceil(origins.max(axis=0) + cfg.size + 8).astype(int)
     world_shape = (int(span[1]), int(span[0]))
+    parts = _Particles([], [], [], [], [], 1)
+    if cfg.merge_pairs or cfg.merge_triples:  # inside the part of the support every frame sees
+        _plant_groups(cfg, (origins[:, 0].max(), origins[:, 1].max(), origins[:, 0].min() + cfg.size,
+                            origins[:, 1].min() + cfg.size), rng, parts)
+    if cfg.crossing:
+        _plant_crossing(cfg, origins[0], rng, parts)
     parts = _place_particles(cfg, (origins[:, 0].min(), origins[:, 1].min(),
-                                   origins[:, 0].max() + cfg.size, origins[:, 1].max() + cfg.size), rng)
+                                   origins[:, 0].max() + cfg.size, origins[:, 1].max() + cfg.size), rng, parts)
     spec = _support_spectrum(world_shape, pixel_size.angstrom, rng)
     fringe_px = max(FRINGE_SPACING_ANGSTROM / pixel_size.angstrom, 3.0)
     movie = np.empty((cfg.frames, cfg.size, cfg.size), np.float32)
@@ -327,14 +436,25 @@ def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> Simul
         image = 0.6 + 0.08 * _shifted_support(spec, world_shape, origins[f], cfg.size)
         frame_rows = _render_particles(image, masks[f], parts, origins[f], fringe_px)
         rows.extend({"frame": f, **row} for row in frame_rows)
-        movie[f] = image + rng.normal(0.0, cfg.noise, image.shape) if cfg.noise > 0 else image
+        movie[f] = _expose(image, cfg, rng)
     if masks.max() >= 65535:
         raise ParameterError("too many particles for 16-bit label masks; lower n_particles or frames")
-    return SimulatedMovie(movie=movie, masks=masks, shifts=_shift_table(path, jumps),
-                          tracks=_track_table(rows, pixel_size), events=_event_table(events),
-                          pixel_size=pixel_size, config=cfg,
-                          summary={"n_tracks": int(parts.next_id - 1), "n_jumps": int(jumps.sum()),
-                                   "n_merges": sum(e["kind"] == "merge" for e in events)})
+    tracks = _track_table(rows, pixel_size)
+    lineage, merges = _truth_lineage(tracks, events)
+    return SimulatedMovie(movie=movie, masks=masks, shifts=_shift_table(path, jumps), tracks=tracks,
+                          events=merges, lineage=lineage, pixel_size=pixel_size, config=cfg,
+                          summary={"n_tracks": int(len(lineage)), "n_jumps": int(jumps.sum()),
+                                   "n_merges": int(len(merges)),
+                                   "n_multi_parent_merges": int((merges["parents"].str.count(" ") > 1).sum())})
+
+
+def _expose(image: np.ndarray, cfg: MovieConfig, rng: np.random.Generator) -> np.ndarray:
+    """Brightness flicker, then Poisson counts (with a dose) or Gaussian noise."""
+    if cfg.flicker > 0:
+        image = image * (1.0 + cfg.flicker * rng.standard_normal())
+    if cfg.dose is not None:
+        return rng.poisson(np.clip(image, 0, None) * cfg.dose) / cfg.dose
+    return image + rng.normal(0.0, cfg.noise, image.shape) if cfg.noise > 0 else image
 
 
 def _validated(config: MovieConfig | None, overrides: dict[str, Any]) -> MovieConfig:
@@ -362,5 +482,30 @@ def _track_table(rows: list[dict[str, Any]], pixel_size: Length) -> pd.DataFrame
     return table
 
 
-def _event_table(events: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(events, columns=["frame", "kind", "parents", "child", "gap_px"])
+def _truth_lineage(tracks: pd.DataFrame, events: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lineage and merge events of the tracks seen in the movie (the linker's convention)."""
+    span = tracks.groupby("track_id")["frame"].agg(["min", "max"])
+    seen = set(span.index.astype(int))
+    parents: dict[int, list[int]] = {}
+    fate: dict[int, str] = {}
+    rows = []
+    for ev in events:
+        if ev["kind"] == "dissolve":
+            fate[ev["parents"][0]] = "dissolved"
+            continue
+        visible = [p for p in ev["parents"] if p in seen]
+        for p in ev["parents"]:
+            fate[p] = "merged"
+        if ev["child"] not in seen or not visible:
+            continue
+        parents[ev["child"]] = visible
+        if len(visible) >= 2:
+            rows.append({"frame": int(span.loc[ev["child"], "min"]), "event": "merge",
+                         "parents": " ".join(map(str, visible)), "child": int(ev["child"]),
+                         "gap_px": ev.get("gap_px", np.nan)})
+    lineage = pd.DataFrame({"track_id": span.index.astype(int), "start": span["min"].astype(int),
+                            "end": span["max"].astype(int)}).reset_index(drop=True)
+    lineage["parents"] = [" ".join(map(str, parents.get(t, []))) for t in lineage["track_id"]]
+    lineage["fate"] = [fate.get(t, "") for t in lineage["track_id"]]
+    merges = pd.DataFrame(rows, columns=["frame", "event", "parents", "child", "gap_px"])
+    return lineage, merges.sort_values(["frame", "child"], kind="stable").reset_index(drop=True)

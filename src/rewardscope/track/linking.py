@@ -123,6 +123,53 @@ def _cutoff(distance_px: float | None) -> float | bool:
     return False if distance_px is None or distance_px <= 0 else float(distance_px) ** 2
 
 
+def _coords(det: pd.DataFrame, cols: list[str]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """laptrack's per-frame coordinate arrays and, per row of ``det``, its (frame, index) node.
+
+    Frames without detections get an empty array (laptrack allows them), so a movie
+    with some empty frames links across them by gap closing.
+    """
+    frames = det["frame"].to_numpy(int)
+    values = det[cols].to_numpy(float)
+    order = np.argsort(frames, kind="stable")
+    counts = np.bincount(frames, minlength=int(frames.max()) + 1)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
+    index = np.empty(len(det), int)
+    index[order] = np.arange(len(det)) - np.repeat(starts, counts)
+    coords = [values[order[a:a + c]] if c else np.zeros((0, len(cols))) for a, c in zip(starts, counts)]
+    return coords, frames, index
+
+
+def _tree_tables(tree: Any, frames: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, list, list]:
+    """Segments of laptrack's track tree: a track id per row, merge and split (parent, child) pairs.
+
+    laptrack's own ``tree_to_dataframe`` does the same with one pandas ``.loc`` write per
+    node (seconds for a few thousand detections, most of a linking's time); here a node
+    continues its predecessor's segment when it has exactly one predecessor that has
+    exactly one successor, else it starts a new one: the same rule (a branch node
+    starts a new segment).
+    """
+    pred, succ = tree.pred, tree.succ
+    seg: dict[tuple[int, int], int] = {}
+    for node in sorted(tree.nodes):
+        ps = pred[node]
+        if len(ps) == 1:
+            (p,) = ps
+            if len(succ[p]) == 1:
+                seg[node] = seg[p]
+                continue
+        seg[node] = len(seg)
+    merges, splits = set(), set()
+    for node in tree.nodes:
+        ps, cs = pred[node], succ[node]
+        if len(ps) > 1:
+            merges |= {(seg[p], seg[node]) for p in ps}
+        if len(cs) > 1:
+            splits |= {(seg[node], seg[c]) for c in cs}
+    ids = np.array([seg[(int(f), int(i))] for f, i in zip(frames, index)], int)
+    return ids, sorted(merges), sorted(splits)
+
+
 def link_tracks(detections: pd.DataFrame, params: LinkParams) -> Linked:
     """Link detections with laptrack's ``LapTrack`` on centroid + equivalent-radius features.
 
@@ -143,19 +190,18 @@ def link_tracks(detections: pd.DataFrame, params: LinkParams) -> Linked:
 
     det = detections.reset_index(drop=True)
     if det.empty:
-        return _linked(det.assign(track_id=np.zeros(0, int)), pd.DataFrame(), pd.DataFrame())
+        return _linked(det.assign(track_id=np.zeros(0, int)), [], [])
     pos = _position_columns(det)
-    features = det[["frame", *pos]].assign(row=np.arange(len(det)))
+    features = det[["frame", *pos]].copy()
     features["radius_w"] = params.area_weight * np.sqrt(det["area_px"].to_numpy(float) / np.pi)
     tracker = LapTrack(cutoff=_cutoff(params.max_displacement_px),
                        gap_closing_cutoff=_cutoff(params.gap_distance_px) if params.gap_frames > 0 else False,
                        gap_closing_max_frame_count=int(params.gap_frames) + 1,
                        merging_cutoff=_cutoff(params.merge_distance_px),
                        splitting_cutoff=_cutoff(params.split_distance_px))
-    track_df, split_df, merge_df = tracker.predict_dataframe(features, [*pos, "radius_w"], frame_col="frame",
-                                                             only_coordinate_cols=False)
-    ids = track_df.sort_values("row")["track_id"].to_numpy()
-    return _linked(det.assign(track_id=np.asarray(ids, int)), split_df, merge_df)
+    coords, frames, index = _coords(features, [*pos, "radius_w"])
+    ids, merges, splits = _tree_tables(tracker.predict(coords), frames, index)
+    return _linked(det.assign(track_id=ids), merges, splits)
 
 
 def link_overlap(labels: np.ndarray, detections: pd.DataFrame, params: LinkParams) -> Linked:
@@ -175,28 +221,33 @@ def link_overlap(labels: np.ndarray, detections: pd.DataFrame, params: LinkParam
     -------
     Linked
     """
+    from functools import partial
+
     from laptrack import OverLapTrack
+    from laptrack.metric_utils import LabelOverlap
 
     det = detections.reset_index(drop=True)
     if det.empty:
-        return _linked(det.assign(track_id=np.zeros(0, int)), pd.DataFrame(), pd.DataFrame())
+        return _linked(det.assign(track_id=np.zeros(0, int)), [], [])
     tracker = OverLapTrack(cutoff=0.999, gap_closing_cutoff=0.999 if params.gap_frames > 0 else False,
                            gap_closing_max_frame_count=int(params.gap_frames) + 1,
                            merging_cutoff=0.999 if params.merge_distance_px else False,
                            splitting_cutoff=0.999 if params.split_distance_px else False)
-    track_df, split_df, merge_df = tracker.predict_overlap_dataframe(np.asarray(labels))
-    ids = track_df["track_id"].rename("track_id").reset_index()
-    tracked = det.merge(ids, on=["frame", "label"], how="left", validate="one_to_one")
-    return _linked(tracked.assign(track_id=tracked["track_id"].astype(int)), split_df, merge_df)
+    overlap = LabelOverlap(np.asarray(labels))
+
+    def metric(c1: np.ndarray, c2: np.ndarray, coefs: tuple[float, ...]) -> float:
+        # the cost OverLapTrack.predict_overlap_dataframe sets, without its slow table conversion
+        (f1, l1), (f2, l2) = sorted([(int(c1[0]), int(c1[1])), (int(c2[0]), int(c2[1]))])
+        return coefs[0] + sum(c * v for c, v in zip(coefs[1:], overlap.calc_overlap(f1, l1, f2, l2)))
+
+    for name in ("metric", "gap_closing_metric", "splitting_metric", "merging_metric"):
+        setattr(tracker, name, partial(metric, coefs=tuple(getattr(tracker, f"{name}_coefs"))))
+    coords, frames, index = _coords(det, ["frame", "label"])
+    ids, merges, splits = _tree_tables(tracker.predict(coords), frames, index)
+    return _linked(det.assign(track_id=ids), merges, splits)
 
 
-def _pairs(table: pd.DataFrame) -> list[tuple[int, int]]:
-    if table is None or table.empty:
-        return []
-    return [(int(p), int(c)) for p, c in zip(table["parent_track_id"], table["child_track_id"])]
-
-
-def _linked(tracks: pd.DataFrame, split_df: pd.DataFrame, merge_df: pd.DataFrame) -> Linked:
+def _linked(tracks: pd.DataFrame, merge_pairs: list[tuple[int, int]], split_pairs: list[tuple[int, int]]) -> Linked:
     """Renumber tracks from 1 by (start frame, old id) and build lineage and events."""
     if tracks.empty:
         return Linked(tracks, pd.DataFrame(columns=LINEAGE_COLUMNS), pd.DataFrame(columns=EVENT_COLUMNS))
@@ -204,8 +255,8 @@ def _linked(tracks: pd.DataFrame, split_df: pd.DataFrame, merge_df: pd.DataFrame
     span = span.sort_values(["min", "track_id"], kind="stable")
     new = dict(zip(span["track_id"].astype(int), range(1, len(span) + 1)))
     tracks = tracks.assign(track_id=tracks["track_id"].map(new).astype(int))
-    merges = [(new[p], new[c]) for p, c in _pairs(merge_df)]
-    splits = [(new[p], new[c]) for p, c in _pairs(split_df)]
+    merges = [(new[p], new[c]) for p, c in merge_pairs]
+    splits = [(new[p], new[c]) for p, c in split_pairs]
     parents: dict[int, list[int]] = {}
     for p, c in merges + splits:
         parents.setdefault(c, []).append(p)
