@@ -41,6 +41,7 @@ _PUBLIC: dict[str, str] = {
     "segment_movie": "rewardscope.workflows.movie",
     "correct_drift": "rewardscope.workflows.drift",
     "track_particles": "rewardscope.workflows.tracking",
+    "get_segmenter": "rewardscope.workflows.segmenters",
     "read_image": "rewardscope.io.read",
     "load_input": "rewardscope.io.load",
     "simulate_haadf": "rewardscope.simulate.haadf",

@@ -1,4 +1,4 @@
-"""``rewardscope segment IMAGE|MOVIE --out DIR``: label-free, optimized particle segmentation."""
+"""``rewardscope segment IMAGE|MOVIE --out DIR``: particle segmentation (classical, autoencoder or U-Net)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def segment(
     out: Path = typer.Option(..., "--out", help=f"Output folder: {OUTPUTS}."),
     overwrite: bool = overwrite_option(),
     method: str = option(SegmentConfig, "method"),
+    model: Path | None = option(SegmentConfig, "model"),
+    device: str = option(SegmentConfig, "device"),
+    tta: int = option(SegmentConfig, "tta"),
     pixel_size: str | None = option(SegmentConfig, "pixel_size"),
     signal: int | None = signal_option(),
     polarity: str = option(SegmentConfig, "polarity"),
@@ -60,22 +63,34 @@ def segment(
                                help=SegmentConfig.model_fields["drift"].description),
     progress: bool = progress_option(),
 ) -> None:
-    """Segment the particles of IMAGE or every frame of MOVIE; parameters are chosen by label-free rewards."""
+    """Segment the particles of IMAGE or every frame of MOVIE (--method classical|autoencoder|unet); smoothing,
+    threshold and split are chosen by label-free rewards, the U-Net's mask by its training."""
     check_output_path(out, inputs=[path], overwrite=overwrite)
     from rewardscope.config import make_config
     from rewardscope.io.load import load_input
 
     overrides: dict[str, Any] = dict(
-        method=method, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
+        method=method, model=None if model is None else str(model), device=device, tta=tta, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
         sampler=sampler, selection=selection, seed=seed, min_diameter=min_diameter, max_diameter=max_diameter,
         reoptimize_tolerance=reoptimize_tolerance, reoptimize_trials=reoptimize_trials, drift=drift)
     rng = _parse_range(sigma_range, "--sigma-range")
     if rng is not None:
         overrides["sigma_range_px"] = rng
     config = make_config(SegmentConfig, None, **overrides)
+    from rewardscope.segment.learned import load_method_model
+
+    net = load_method_model(config.method, config.model)  # a missing or wrong model fails before any work
     inp = load_input(path, config.pixel_size, movie=True, name="input", signal=signal)
     segment_input = _segment_one if len(inp.image) == 1 else _segment_many
-    segment_input(inp, config, out, path, progress, overwrite=overwrite)
+    segment_input(inp, config, out, path, progress, overwrite=overwrite, model=net)
+
+
+def _params_text(summary: dict[str, Any]) -> str:
+    """What chose the masks: the U-Net, or the reward-chosen smoothing width."""
+    if summary.get("method") == "unet":
+        return f"U-Net ({summary.get('model')})"
+    prefix = "autoencoder; " if summary.get("method") == "autoencoder" else ""
+    return f"{prefix}sigma = {summary['best_params']['sigma_px']:.2f} px"
 
 
 def _note_units(summary: dict[str, Any]) -> None:
@@ -85,11 +100,11 @@ def _note_units(summary: dict[str, Any]) -> None:
 
 
 def _segment_one(inp: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
-                 overwrite: bool) -> None:
+                 overwrite: bool, model: Any = None) -> None:
     from rewardscope.report.particles import save_particle_figures
     from rewardscope.workflows.particles import segment_image
 
-    result = segment_image(inp, config=config, progress=progress)
+    result = segment_image(inp, config=config, progress=progress, model=model)
     result.summary["input"] = str(path)
 
     def write(tmp: Path) -> None:
@@ -99,13 +114,13 @@ def _segment_one(inp: Any, config: SegmentConfig, out: Path, path: Path, progres
     write_outputs(out, write, inputs=[path], overwrite=overwrite)
     s = result.summary
     _note_units(s)
-    console.print(f"{s['n_particles']} particles; sigma = {s['best_params']['sigma_px']:.2f} px; "
+    console.print(f"{s['n_particles']} particles; {_params_text(s)}; "
                   + ", ".join(f"{k} = {v:.4g}" for k, v in s["best_values"].items())
                   + f"; {s['seconds']['total']:.1f} s")
 
 
 def _segment_many(inp: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
-                  overwrite: bool) -> None:
+                  overwrite: bool, model: Any = None) -> None:
     import tifffile
 
     from rewardscope.cli.common import progress_bar
@@ -114,7 +129,7 @@ def _segment_many(inp: Any, config: SegmentConfig, out: Path, path: Path, progre
 
     def write(tmp: Path) -> Any:
         with progress_bar(progress) as report:
-            result = segment_movie(inp, config=config, masks_path=tmp / "masks.tif", progress=report)
+            result = segment_movie(inp, config=config, masks_path=tmp / "masks.tif", progress=report, model=model)
         result.summary["input"] = str(path)
         result.save(tmp)
         masks = tifffile.memmap(tmp / "masks.tif", mode="r")
@@ -126,7 +141,7 @@ def _segment_many(inp: Any, config: SegmentConfig, out: Path, path: Path, progre
     s = result.summary
     _note_units(s)
     console.print(f"{s['n_frames']} frames, {s['mean_particles_per_frame']:.1f} particles per frame; "
-                  f"sigma = {s['best_params']['sigma_px']:.2f} px; {s['n_reoptimizations']} re-optimizations; "
+                  f"{_params_text(s)}; {s['n_reoptimizations']} re-optimizations; "
                   f"{s['frames_per_second']:.1f} frames/s")
 
 

@@ -152,9 +152,11 @@ def run(state: ClassicalState, params: Mapping[str, Any], *, min_area_px: float 
     state : ClassicalState
         From :func:`prepare`.
     params : mapping
-        ``sigma_px`` (Gaussian width, pixels) and optionally ``split_depth_px`` (pixels;
-        touching particles are split where each side reaches this much further from the
-        background than the neck between them; absent or None: no split).
+        ``sigma_px`` (Gaussian width, pixels), optionally ``threshold`` (a fixed level of
+        the smoothed image, e.g. 0.5 on a network's probability; absent or None: Otsu's
+        level) and ``split_depth_px`` (pixels; touching particles are split where each
+        side reaches this much further from the background than the neck between them;
+        absent or None: no split).
     min_area_px : float
         Regions smaller than this (pixels) are dropped as speckle.
 
@@ -170,7 +172,8 @@ def run(state: ClassicalState, params: Mapping[str, Any], *, min_area_px: float 
     (1, True)
     """
     smoothed = smooth(state, float(params["sigma_px"]))
-    threshold = float(threshold_otsu(smoothed))
+    level = params.get("threshold")
+    threshold = float(threshold_otsu(smoothed)) if level is None else float(level)
     labels = clean_labels(smoothed > threshold, min_area_px=min_area_px)
     foreground = labels > 0
     n_split, cut_px = 0, 0

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rewardscope.config import make_config
 from rewardscope.io.lazy import LazyStack
 from rewardscope.io.load import load_input
 from rewardscope.io.sink import MaskSink
@@ -41,8 +40,8 @@ from rewardscope.segment.classical import ClassicalState, Segmentation
 from rewardscope.segment.measure import measure_particles
 from rewardscope.units import Length
 from rewardscope.workflows.base import Workflow, optimize, study_summary
-from rewardscope.workflows.particles import (ForegroundWorkflow, ParticleResult, SegmentConfig, make_workflow,
-                                             segmentation_summary, split_summary)
+from rewardscope.workflows.particles import (ForegroundWorkflow, ParticleResult, SegmentConfig, config_and_model,
+                                             make_workflow, segmentation_summary, split_summary)
 
 #: ``probe(state, params, values) -> True`` when the parameters are still the best on this frame.
 Probe = Callable[[Any, Mapping[str, Any], Mapping[str, float]], bool]
@@ -190,7 +189,7 @@ def _frame_row(frame: int, table: pd.DataFrame, seg: Segmentation, step: FrameSt
         "mean_area_px": float(inner["area_px"].mean()) if len(inner) else float("nan"),
         "mean_equivalent_diameter_px": float(inner["equivalent_diameter_px"].mean()) if len(inner) else float("nan"),
         "foreground_fraction": float(seg.foreground.mean()), **step.values,
-        "sigma_px": float(params["sigma_px"]), "split_depth_px": params.get("split_depth_px"),
+        "sigma_px": float(params.get("sigma_px", 0.0)), "split_depth_px": params.get("split_depth_px"),
         "reoptimized": step.reoptimized,
     }
     if pixel_size is not None:
@@ -218,8 +217,10 @@ def _segment_frames(stack: LazyStack, workflow: ForegroundWorkflow, cfg: Segment
                     progress: ProgressCallback) -> _Frames:
     """The per-frame loop: the policy per frame, one progress unit per frame."""
     t0 = time.perf_counter()
+    tunes_width = "sigma_px" in workflow.search_space().tunable_names  # not the U-Net: nothing to re-optimize
     policy = MoviePolicy(workflow, first=cfg.study, again=cfg.stage_settings(cfg.reoptimize_trials),
-                         tolerance=cfg.reoptimize_tolerance, probe=width_probe(workflow))
+                         tolerance=cfg.reoptimize_tolerance if tunes_width else float("inf"),
+                         probe=width_probe(workflow) if tunes_width else None)
     pixel_size = workflow.context.pixel_size
     tables, rows, trials, pareto = [], [], [], []
     seg: Segmentation | None = None
@@ -275,7 +276,7 @@ def _movie_summary(workflow: ForegroundWorkflow, cfg: SegmentConfig, stack: Lazy
 def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | Path | Any, *,
                   config: SegmentConfig | None = None, rewards: Mapping[str, ParticleReward] | None = None,
                   split_rewards: Mapping[str, ParticleReward] | None = None, masks_path: str | Path | None = None,
-                  progress: ProgressArg = None, **overrides: Any) -> ParticleResult:
+                  progress: ProgressArg = None, model: Any = None, **overrides: Any) -> ParticleResult:
     """Segment every frame of a movie, optimizing on the first and re-optimizing when needed.
 
     Parameters
@@ -287,6 +288,9 @@ def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | P
     rewards, split_rewards : mapping of str to callable, optional
         Foreground and split rewards, as in :func:`~rewardscope.workflows.particles.segment_image`;
         the foreground rewards also decide when to re-optimize.
+    model : path or SegmenterModel, optional
+        The network of ``method="autoencoder"`` or ``"unet"``, as in
+        :func:`~rewardscope.workflows.particles.segment_image`.
     masks_path : str or Path, optional
         Stream the label images to this TIFF (one uint16 page per frame) instead of
         keeping them in memory.
@@ -319,10 +323,10 @@ def segment_movie(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | P
     >>> res.tables["timeseries"]["n_particles"].tolist()
     [1, 1, 1]
     """
-    cfg = make_config(SegmentConfig, config, **overrides)
+    cfg, model = config_and_model(config, model, overrides)
     inp = load_input(movie, cfg.pixel_size, movie=True, name="movie")
     stack: LazyStack = inp.image
-    workflow = make_workflow(cfg, inp.pixel_size, rewards=rewards, split_rewards=split_rewards)
+    workflow = make_workflow(cfg, inp.pixel_size, rewards=rewards, split_rewards=split_rewards, model=model)
     t0, c0 = time.perf_counter(), time.process_time()
     with progress_scope(progress) as report:
         drift = _drift(stack, cfg, report)

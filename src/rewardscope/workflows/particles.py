@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -42,6 +43,7 @@ from rewardscope.rewards.particles import (AMBIGUITY_BAND, FOREGROUND_REWARDS, S
                                            ParticleRewardContext, size_outliers)
 from rewardscope.segment import classical
 from rewardscope.segment.classical import ClassicalState, Segmentation
+from rewardscope.segment.learned import UNET_THRESHOLD, learned_state, load_method_model
 from rewardscope.segment.measure import measure_particles
 from rewardscope.segment.postprocess import CONVEX_SOLIDITY, solidities, split_touching
 from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels, size_in_px
@@ -64,8 +66,17 @@ class SegmentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["threshold"] = Field("threshold", description="Segmentation method: threshold (Gaussian "
-                                         "denoising, Otsu threshold, clean-up, watershed split).")
+    method: Literal["classical", "autoencoder", "unet"] = Field(
+        "classical", description="Segmentation method: classical (Gaussian denoising, Otsu threshold, clean-up, "
+        "watershed split; label-free), autoencoder (your autoencoder's simplified image, then the same reward-"
+        "tuned steps; label-free; needs --model), unet (the supervised U-Net, shipped weights by default).")
+    model: str | None = Field(None, description="Weights file of the learned segmenter (rewardscope train "
+                              "segment-unet / segment-ae); unet default: the shipped weights.")
+    device: Literal["cpu", "cuda"] = Field("cpu", description="Where the network runs: cpu or cuda.")
+    tta: int = Field(1, ge=1, le=8, description="U-Net: dihedral test-time views averaged (1: none, 8: all).")
+    refine_from_px: int = Field(2048, ge=0, description="U-Net: frames whose longer side has at least this many "
+                                "px are segmented fast-then-refine (particles found at 1/4 scale, each refined "
+                                "at full resolution); 0: never.")
     pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.05nm (default: from the "
                                            "file; without one, sizes are given in pixels only).")
     polarity: Literal["dark", "bright"] = Field("dark", description="dark: particles darker than the support "
@@ -193,19 +204,27 @@ class ForegroundWorkflow(Workflow):
 
     def __init__(self, *, config: SegmentConfig, context: ParticleRewardContext,
                  rewards: Mapping[str, ParticleReward] | None = None,
-                 split_rewards: Mapping[str, ParticleReward] | None = None) -> None:
+                 split_rewards: Mapping[str, ParticleReward] | None = None, model: Any = None) -> None:
         super().__init__(rewards=dict(rewards or FOREGROUND_REWARDS), context=context)
         self.config = config
         self.splitter = SplitWorkflow(config=config, context=context, rewards=split_rewards)
+        self.model = load_method_model(config.method, model if model is not None else config.model)
 
     def search_space(self) -> SearchSpace:
-        """``sigma_px`` on a log scale."""
+        """``sigma_px`` on a log scale; the U-Net: its probability at the fixed level 0.5, unsmoothed."""
+        if self.config.method == "unet":
+            return SearchSpace([FloatParam("sigma_px", 0.0, 0.0), FloatParam("threshold", UNET_THRESHOLD,
+                                                                             UNET_THRESHOLD)])
         lo, hi = self.config.sigma_range_px
         return SearchSpace([FloatParam("sigma_px", lo, hi, log=True)])
 
     def prepare(self, image: np.ndarray, *, name: str = "image") -> ClassicalState:
-        """Validate and normalize (particles bright); ``name`` is used in error messages."""
-        return classical.prepare(image, polarity=self.config.polarity, name=name)
+        """Validate and normalize (particles bright); a learned method puts its network's image in the state."""
+        state = classical.prepare(image, polarity=self.config.polarity, name=name)
+        if self.model is None:
+            return state
+        return learned_state(state, self.model, device=self.config.device, tta=self.config.tta,
+                             refine_from_px=self.config.refine_from_px)
 
     def run(self, state: ClassicalState, params: dict[str, Any]) -> Segmentation:
         """Smooth, threshold, clean up; split too when ``params`` hold ``split_depth_px`` (chosen parameters)."""
@@ -230,8 +249,9 @@ class ForegroundWorkflow(Workflow):
     def choose(self, state: ClassicalState, settings: StudySettings, *, warm: Mapping[str, Any] | None = None,
                progress: ProgressCallback = silent) -> Chosen:
         """Both studies on one prepared frame (the foreground warm-started from ``warm``'s width)."""
-        fg = optimize(self, None, settings, state=state, progress=progress,
-                      warm_start=[{"sigma_px": warm["sigma_px"]}] if warm else None)
+        tunable = self.search_space().tunable_names
+        fg = optimize(self, None, self.study_settings(settings), state=state, progress=progress,
+                      warm_start=[{k: warm[k] for k in tunable}] if warm and tunable else None)
         chosen = self.split(fg.output, warm=warm, progress=progress)
         return Chosen(chosen.output, {"foreground": fg.study, **chosen.studies})
 
@@ -324,7 +344,8 @@ def _size_units(pixel_size: Length | None) -> str:
 def segmentation_summary(config: SegmentConfig, context: ParticleRewardContext,
                          pixel_size: Length | None) -> dict[str, Any]:
     """Summary entries of every segmentation: method, size units, the diameter prior in px."""
-    return {"method": config.method, "size_units": _size_units(pixel_size),
+    model = config.model if config.model is not None else ("shipped" if config.method == "unet" else None)
+    return {"method": config.method, "model": model, "size_units": _size_units(pixel_size),
             "min_diameter_px": context.min_diameter_px, "max_diameter_px": context.max_diameter_px}
 
 
@@ -336,10 +357,13 @@ def split_summary(chosen: Chosen, config: SegmentConfig) -> dict[str, Any]:
 
 def make_workflow(config: SegmentConfig, pixel_size: Length | None, *,
                   rewards: Mapping[str, ParticleReward] | None = None,
-                  split_rewards: Mapping[str, ParticleReward] | None = None) -> ForegroundWorkflow:
-    """The segmentation workflow for images of this pixel size (its reward prior in pixels)."""
+                  split_rewards: Mapping[str, ParticleReward] | None = None, model: Any = None) -> ForegroundWorkflow:
+    """The segmentation workflow for images of this pixel size (its reward prior in pixels).
+
+    ``model``: a loaded :class:`~rewardscope.segment.networks.SegmenterModel` instead of ``config.model``.
+    """
     return ForegroundWorkflow(config=config, context=reward_context(config, pixel_size), rewards=rewards,
-                              split_rewards=split_rewards)
+                              split_rewards=split_rewards, model=model)
 
 
 # --------------------------------------------------------------------------- images
@@ -348,8 +372,8 @@ def make_workflow(config: SegmentConfig, pixel_size: Length | None, *,
 def segment_image(image: Any, *, config: SegmentConfig | None = None,
                   rewards: Mapping[str, ParticleReward] | None = None,
                   split_rewards: Mapping[str, ParticleReward] | None = None, progress: ProgressArg = False,
-                  **overrides: Any) -> ParticleResult:
-    """Segment the particles of one image with label-free, optimized parameters.
+                  model: Any = None, **overrides: Any) -> ParticleResult:
+    """Segment the particles of one image: classical or autoencoder (label-free, optimized) or the U-Net.
 
     Parameters
     ----------
@@ -366,6 +390,9 @@ def segment_image(image: Any, *, config: SegmentConfig | None = None,
     progress : bool or callable
         ``True``: progress of both studies on stderr (bars on a terminal, log lines
         elsewhere); or a callback ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
+    model : path or SegmenterModel, optional
+        The network of ``method="autoencoder"`` or ``"unet"`` (a path is the same as
+        ``config.model``; a loaded model skips reading the file).
 
     Returns
     -------
@@ -389,7 +416,14 @@ def segment_image(image: Any, *, config: SegmentConfig | None = None,
     >>> len(res.particles), res.summary["objectives"]
     (1, ['overlap', 'ambiguity'])
     """
-    cfg = make_config(SegmentConfig, config, **overrides)
+    cfg, model = config_and_model(config, model, overrides)
     inp = load_input(image, cfg.pixel_size)
-    workflow = make_workflow(cfg, inp.pixel_size, rewards=rewards, split_rewards=split_rewards)
+    workflow = make_workflow(cfg, inp.pixel_size, rewards=rewards, split_rewards=split_rewards, model=model)
     return run_workflow(workflow, inp, cfg, progress=progress)
+
+
+def config_and_model(config: SegmentConfig | None, model: Any, overrides: Mapping[str, Any]) -> tuple[SegmentConfig, Any]:
+    """The config with ``overrides`` (a model path goes into ``config.model``) and a loaded model, if one was given."""
+    if isinstance(model, (str, Path)):
+        overrides, model = {**overrides, "model": str(model)}, None
+    return make_config(SegmentConfig, config, **overrides), model

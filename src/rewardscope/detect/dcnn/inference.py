@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
 from rewardscope.detect.dcnn.inputs import canonical_scale, canonical_shape, network_input, normalize_image, resample
 from rewardscope.detect.dcnn.model import AtomModel, load_model
@@ -28,6 +27,8 @@ from rewardscope.detect.dcnn.unet import AtomUNet
 from rewardscope.detect.refine import inside_image
 from rewardscope.errors import ParameterError
 from rewardscope.io import as_image
+from rewardscope.nn.tiling import padded as _padded
+from rewardscope.nn.tiling import tiles as _tiles
 from rewardscope.progress import ProgressArg, as_progress, progress_scope, start_stage
 from rewardscope.units import Length
 
@@ -52,25 +53,6 @@ def _forward(net: AtomUNet, x: torch.Tensor, view: tuple[int, bool]) -> torch.Te
     p = torch.sigmoid(net(x))
     p = torch.rot90(p, -k, (-2, -1))
     return torch.flip(p, (-1,)) if flip else p
-
-
-def _padded(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    rows, cols = x.shape[-2:]
-    pr, pc = (-rows) % multiple, (-cols) % multiple
-    if pr or pc:
-        mode = "reflect" if pr < rows and pc < cols else "replicate"
-        x = F.pad(x, (0, pc, 0, pr), mode=mode)
-    return x, (rows, cols)
-
-
-def _tiles(n: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
-    """(start, stop, keep_from, keep_to) windows covering 0..n; seams sit mid-overlap (>= ``overlap`` from tile edges)."""
-    if n <= tile:
-        return [(0, n, 0, n)]
-    step = tile - 2 * overlap
-    starts = list(range(0, n - tile, step)) + [n - tile]
-    seams = [0] + [(a + b + tile) // 2 for a, b in zip(starts[:-1], starts[1:])] + [n]
-    return [(s, s + tile, seams[i], seams[i + 1]) for i, s in enumerate(starts)]
 
 
 def probability_map(model: AtomModel, images: np.ndarray | list[np.ndarray], *, views: list[tuple[int, bool]] | None = None,

@@ -14,10 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from rewardscope.detect.dcnn.unet import AtomUNet
-from rewardscope.errors import FileFormatError
+from rewardscope.nn.weights import cpu_state, load_weights, save_weights
 
 #: Pixel size (Å) the shipped network works at.
 CANONICAL_PIXEL_SIZE_ANGSTROM = 0.4
@@ -55,13 +53,9 @@ def save_model(model: AtomModel, path: str | Path) -> Path:
     ...     load_model(save_model(AtomModel(net=net), Path(d) / "m.pt")).net.channels
     (4, 8)
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
-             for k, v in model.net.state_dict().items()}
-    torch.save({"format": FORMAT, "channels": list(model.net.channels), "in_channels": model.net.in_channels,
-                "pixel_size_angstrom": model.pixel_size_angstrom, "state_dict": state, "meta": model.meta}, path)
-    return path
+    return save_weights(path, format=FORMAT, kind="atoms-dcnn", channels=list(model.net.channels),
+                        in_channels=model.net.in_channels, pixel_size_angstrom=model.pixel_size_angstrom,
+                        state_dict=cpu_state(model.net), meta=model.meta)
 
 
 def load_model(path: str | Path | None = None) -> AtomModel:
@@ -90,14 +84,7 @@ def _shipped_model() -> AtomModel:
 
 
 def _load(path: Path) -> AtomModel:
-    if not path.is_file():
-        raise FileFormatError(f"model file not found: {path}")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling error means a bad file
-        raise FileFormatError(f"cannot read model {path}: {exc}") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise FileFormatError(f"{path} is not a rewardscope atom network")
+    blob = load_weights(path, format=FORMAT, what="a rewardscope atom network")
     net = AtomUNet(blob["channels"], in_channels=int(blob.get("in_channels", 1)))
     net.load_state_dict(blob["state_dict"])
     net.eval()

@@ -38,6 +38,7 @@ from rewardscope.detect.dcnn.inputs import network_input, normalize_image, resam
 from rewardscope.detect.dcnn.model import CANONICAL_PIXEL_SIZE_ANGSTROM, AtomModel
 from rewardscope.detect.dcnn.recipe import TrainConfig
 from rewardscope.detect.dcnn.unet import AtomUNet, n_parameters
+from rewardscope.nn.fit import fit
 from rewardscope.physics import ProjectedCrystal, get_lattice
 from rewardscope.physics.crystal import UnitCell, project
 from rewardscope.physics.presets import PRESETS
@@ -252,24 +253,13 @@ def train_atom_unet(config: TrainConfig | None = None, *, progress: ProgressArg 
 def _train(cfg: TrainConfig, pool: list[Sample], progress: ProgressCallback,
            on_loss: Callable[[int, float], None] | None) -> tuple[AtomUNet, list[float]]:
     """The optimization loop: a new network trained on noisy batches of ``pool``; returns it (CPU, eval) and the losses."""
-    net = AtomUNet(cfg.channels, in_channels=cfg.in_channels).to(cfg.device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.05,
-                                                final_div_factor=2.0)  # ends at lr / 50
+    net = AtomUNet(cfg.channels, in_channels=cfg.in_channels)
     rng = np.random.default_rng([cfg.seed, 2])
-    losses: list[float] = []
-    advance = start_stage(progress, "training", total=cfg.steps, unit="steps")
-    net.train()
-    for step in range(cfg.steps):
+
+    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = rng.integers(len(pool), size=cfg.batch_size)
-        x, y = noisy_batch(pool, idx, rng, crop=cfg.crop, noise_max=cfg.noise_max, in_channels=cfg.in_channels)
-        loss = heatmap_loss(net(x.to(cfg.device)), y.to(cfg.device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-        advance()
-        if on_loss is not None:
-            on_loss(step + 1, losses[-1])
-    return net.cpu().eval(), losses
+        return noisy_batch(pool, idx, rng, crop=cfg.crop, noise_max=cfg.noise_max, in_channels=cfg.in_channels)
+
+    losses = fit(net, batch, heatmap_loss, steps=cfg.steps, lr=cfg.lr, device=cfg.device, progress=progress,
+                 on_loss=on_loss, pct_start=0.05, final_div_factor=2.0)  # ends at lr / 50
+    return net, losses
