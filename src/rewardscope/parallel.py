@@ -50,7 +50,7 @@ from rewardscope.errors import InputError, ParameterError
 SERIAL = "serial"
 LOCAL = "local"
 #: Seconds the engine waits for an existing scheduler before giving up (the CLI's limit is 10 s).
-CONNECT_TIMEOUT_S = 6.0
+CONNECT_TIMEOUT_S = 4.0
 _ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx)://[^\s/:]+:\d{1,5}/?$")
 
 
@@ -168,15 +168,14 @@ class Engine:
             raise SchedulerError(f"could not start a local dask cluster of {n} workers: {exc}") from None
 
     def _connect(self, address: str) -> None:
+        _probe(address)
         from distributed import Client
 
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
         try:
             self.client = Client(address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SchedulerError(f"cannot reach the dask scheduler at {address} within {CONNECT_TIMEOUT_S:g} s "
-                                 f"({reason}); start it (dask scheduler) or use --scheduler local") from None
+            raise _unreachable(address, exc) from None
 
     def close(self) -> None:
         """Close the client and the local cluster this engine started (a given Client stays open)."""
@@ -254,6 +253,25 @@ class Engine:
                 index[new.key] = nxt[0]
                 running.add(new)
             yield i, value
+
+
+def _unreachable(address: str, exc: BaseException) -> SchedulerError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SchedulerError(f"cannot reach the dask scheduler at {address} ({reason}); start it "
+                          "(dask scheduler) or use --scheduler local")
+
+
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a ``tcp://`` address (dask itself would retry until its timeout)."""
+    import socket
+
+    if not address.startswith("tcp://"):
+        return
+    host, _, port = address[len("tcp://"):].rstrip("/").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise _unreachable(address, exc) from None
 
 
 def _values(args: Iterable[Any]) -> list[Any]:

@@ -15,6 +15,8 @@ from rewardscope.cli.common import console, guard, overwrite_option, storage_fil
 from rewardscope.cli.feedback import print_warnings, progress_option
 from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
+from rewardscope.cli.windows import (overlap_option, run_windowed_atoms, scheduler_option, window_option,
+                                     window_settings, workers_option)
 from rewardscope.config import make_config
 from rewardscope.io.output import check_output_path
 from rewardscope.optimize.settings import StudySettings
@@ -46,6 +48,10 @@ def atoms(
     storage: str | None = option(StudySettings, "storage"),
     study_name: str | None = option(StudySettings, "study_name"),
     strict: bool = option(AtomsConfig, "strict", "--strict/--no-strict"),
+    window: str | None = window_option(),
+    overlap: str = overlap_option(),
+    scheduler: str = scheduler_option(),
+    workers: int | None = workers_option(),
     progress: bool = progress_option(),
 ) -> None:
     """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimization."""
@@ -56,9 +62,14 @@ def atoms(
                       ensemble=ensemble, er_factor=er_factor, lattice_prior=lattice_prior,
                       displacement_sigma=displacement_sigma, vacancy_prior=vacancy_prior, storage=storage,
                       study_name=study_name, strict=strict)
+    windows = window_settings(window, overlap, scheduler, workers)
     from rewardscope.io.load import load_input
 
     inp = load_input(image, cfg.pixel_size, signal=signal)
+    if windows is not None:
+        run_windowed_atoms(inp, cfg, windows, oracle=oracle, out=out, inputs=inputs, overwrite=overwrite,
+                           progress=progress)
+        return
     if cfg.method == "dcnn" and cfg.lattice is None and cfg.cif is None:
         _dcnn_without_lattice(inp, out, cfg, overwrite=overwrite, progress=progress)
         return

@@ -37,6 +37,12 @@ class HaadfConfig(BaseModel):
     amorphous_fraction: float = Field(0.0, ge=0, lt=0.9, description="Share of the field covered by amorphous patches.")
     vacancy_fraction: float = Field(0.0, ge=0, lt=0.5, description="Share of visible columns removed.")
     background: float = Field(0.05, ge=0, description="Constant background relative to the brightest column.")
+    thickness_gradient: float = Field(0.0, ge=0, lt=1, description="Thickness rising from left to right: "
+                                      "column contrast and noise fall by this share (the signal-to-noise ratio "
+                                      "stays), a background of half of it grows in (0 = uniform).")
+    contamination: float = Field(0.0, ge=0, le=1, description="Radius of a contaminated top-right corner, as a "
+                                 "share of the image side: a bright amorphous layer that hides 80 % of the column "
+                                 "contrast (0 = none).")
     seed: int = Field(0, description="Random seed; the same seed gives the same image.")
 
 
@@ -55,6 +61,9 @@ class SimulatedImage:
     pixel_size : Length
     crystal : ProjectedCrystal
     config : HaadfConfig
+    contamination_mask : numpy.ndarray of bool, shape (rows, cols)
+        The contaminated corner (all False without ``contamination``); ``truth`` has
+        ``contaminated`` for its columns.
     """
 
     image: np.ndarray
@@ -63,6 +72,7 @@ class SimulatedImage:
     pixel_size: Length
     crystal: ProjectedCrystal
     config: HaadfConfig
+    contamination_mask: np.ndarray | None = None
 
     @property
     def positions(self) -> np.ndarray:
@@ -200,13 +210,48 @@ def simulate_haadf(lattice: str | ProjectedCrystal | None = None, *, config: Haa
                            cols_df["weight"].to_numpy(), sigma_px=sigma_px, row_shift_px=shift)
     clean = clean / clean.max() + cfg.background
     clean /= clean.max()
+    clean, noise_scale, dirty = _non_uniform(clean, cfg, rng)
     image = clean
     if cfg.dose is not None:
         image = rng.poisson(image * cfg.dose) / cfg.dose
-    image = image + rng.normal(0.0, cfg.noise, shape) if cfg.noise > 0 else image
+    if cfg.noise > 0:
+        image = image + (rng.normal(0.0, cfg.noise, shape) if noise_scale is None
+                         else rng.normal(0.0, 1.0, shape) * (cfg.noise * noise_scale))
     truth = _truth_table(cols_df, shift, shape)
+    iy = np.clip(np.round(truth["y"]).astype(int), 0, shape[0] - 1)
+    ix = np.clip(np.round(truth["x"]).astype(int), 0, shape[1] - 1)
+    truth["contaminated"] = dirty[iy, ix]
     return SimulatedImage(image=image, truth=truth, amorphous_mask=mask, pixel_size=pixel_size,
-                          crystal=crystal, config=cfg)
+                          crystal=crystal, config=cfg, contamination_mask=dirty)
+
+
+def _non_uniform(clean: np.ndarray, cfg: HaadfConfig,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The thickness gradient and the contaminated corner: (image, noise scale per pixel or None, corner mask).
+
+    Left to right, the column contrast and the noise fall from 1 to ``1 - g`` times their
+    value (so one LoG threshold cannot fit both sides: the signal-to-noise ratio stays, the
+    response does not) and a background up to ``g / 2`` grows in; in the corner (a quarter disk of
+    radius ``contamination`` x side at the top right, soft edge) a smooth amorphous layer
+    (correlated noise, 0.2-0.6 of the peak) covers columns dimmed to 20 %.
+    """
+    rows, cols = clean.shape
+    dirty = np.zeros(clean.shape, bool)
+    if cfg.thickness_gradient <= 0 and cfg.contamination <= 0:
+        return clean, None, dirty
+    g = cfg.thickness_gradient
+    ramp = np.linspace(0.0, 1.0, cols)[None, :]
+    out = clean * (1.0 - g * ramp) + 0.5 * g * ramp
+    if cfg.contamination > 0:
+        yy, xx = np.mgrid[:rows, :cols]
+        radius = cfg.contamination * max(rows, cols)
+        dist = np.hypot(yy, xx - (cols - 1))
+        dirty = dist < radius
+        soft = np.clip((radius - dist) / (0.05 * radius + 1.0), 0.0, 1.0)
+        texture = ndimage.gaussian_filter(rng.standard_normal(clean.shape), 3.0)
+        texture = (texture - texture.min()) / (np.ptp(texture) + 1e-12)
+        out = out * (1.0 - 0.8 * soft) + soft * (0.2 + 0.4 * texture)
+    return out, np.broadcast_to(1.0 - g * ramp, clean.shape), dirty
 
 
 def _truth_table(cols_df: pd.DataFrame, shift: np.ndarray, shape: tuple[int, int]) -> pd.DataFrame:

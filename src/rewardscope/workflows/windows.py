@@ -12,9 +12,11 @@ optimizes each one on the shared optimizer (the atom method's workflow through
   left neighbours (the existing warm start of :func:`~rewardscope.workflows.base.optimize`).
   The windows therefore form a wavefront: all windows of one anti-diagonal are independent
   tasks, which :class:`~rewardscope.parallel.Engine` runs in parallel (``scheduler``).
-* **Too few columns.** A window whose chosen point has fewer than ``min_columns`` columns
-  or a count reward (QC) above :data:`~rewardscope.workflows.plausibility.MAX_QC` (its
-  rewards cannot judge it: vacuum, contamination, an edge) or that finds nothing borrows the
+* **Too few columns.** A window whose chosen point has fewer than ``min_columns`` columns,
+  a count reward (QC) above :data:`~rewardscope.workflows.plausibility.MAX_QC` or
+  detections that do not form the lattice (lattice order below
+  :data:`~rewardscope.detect.lattice.order.MIN_LATTICE_ORDER`: its rewards cannot judge it,
+  e.g. vacuum or contamination, where LoG* meets the count with noise) or that finds nothing borrows the
   chosen parameters of its nearest good neighbour and runs once at them (``status``
   ``borrowed`` in the window table) instead of failing.
 * **Stitching without duplicates.** The cores of the windows (each window less half the
@@ -45,6 +47,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.spatial import cKDTree
 
+from rewardscope.detect.lattice.order import MIN_LATTICE_ORDER
 from rewardscope.errors import InputError, ParameterError
 from rewardscope.io.load import Input
 from rewardscope.optimize.settings import StudySettings
@@ -80,7 +83,8 @@ class WindowConfig(BaseModel):
     overlap: LengthOrPixels = Field(Pixels(64.0), description="Overlap of neighbouring windows: px or a length; "
                                     "below the window side.")
     min_columns: int = Field(16, ge=1, description="A window whose chosen point has fewer columns (or a count "
-                             "reward above 0.5) borrows its nearest good neighbour's parameters.")
+                             "reward above 0.5, or detections that do not form the lattice) borrows its nearest "
+                             "good neighbour's parameters.")
     parallel: ParallelConfig = Field(default_factory=ParallelConfig, description="Where the windows run.")
 
     @model_validator(mode="before")
@@ -104,12 +108,17 @@ def window_config(base: WindowConfig | None = None, *, window: Any = None, overl
                   scheduler: str | None = None, workers: int | None = None) -> WindowConfig:
     """A :class:`WindowConfig` from ``base`` (or defaults) and the given values (numbers are px).
 
+    ``window`` may itself be a :class:`WindowConfig` (then it is the base).
+
     Examples
     --------
     >>> window_config(window=256, overlap="2nm", scheduler="serial").model_dump(mode="json")["window"]
     '256px'
     """
     from rewardscope.config import make_config
+
+    if isinstance(window, WindowConfig):
+        base, window = window, None
 
     def px(value: Any) -> Any:
         return Pixels(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
@@ -199,9 +208,6 @@ def window_sizes_px(config: WindowConfig, pixel_size: Length | None, crystal: An
     """
     window = size_in_px(config.window, pixel_size, "window")
     overlap = size_in_px(config.overlap, pixel_size, "overlap")
-    if overlap >= window:
-        raise ParameterError(f"--overlap {config.overlap.text} ({overlap:.0f} px) must be smaller than "
-                             f"--window {config.window.text} ({window:.0f} px)")
     if crystal is not None and pixel_size is not None:
         cell = cell_size_px(crystal, pixel_size)[1]
         if window < MIN_WINDOW_CELLS * cell:
@@ -209,6 +215,9 @@ def window_sizes_px(config: WindowConfig, pixel_size: Length | None, crystal: An
                                  f"{MIN_WINDOW_CELLS} unit cells of {getattr(crystal, 'name', 'the lattice')} "
                                  f"({MIN_WINDOW_CELLS} x {cell:.1f} px); give at least "
                                  f"{math.ceil(MIN_WINDOW_CELLS * cell)}px")
+    if overlap >= window:
+        raise ParameterError(f"--overlap {config.overlap.text} ({overlap:.0f} px) must be smaller than "
+                             f"--window {config.window.text} ({window:.0f} px)")
     return int(round(window)), int(round(overlap))
 
 
@@ -293,6 +302,11 @@ def _merge_warm(neighbours: Sequence[WindowOutcome]) -> list[dict[str, Any]] | N
 
 
 def _workflow(job: WindowJob, fixed: Mapping[str, Any] | None = None) -> Any:
+    """The window's workflow: the method's (or plain LoG at ``fixed``), its prior from the window's own size.
+
+    The atom rewards weigh columns near the window's edges down (the edge window of
+    :mod:`rewardscope.rewards.atoms`), so edge blobs do not stand in for faint inner columns.
+    """
     from rewardscope.workflows.atoms_log import LogStarWorkflow
 
     ps = job.pixel_size
@@ -360,7 +374,8 @@ def optimize_window(job: WindowJob, *neighbours: WindowOutcome) -> WindowOutcome
         return WindowOutcome(window=job.window, status="too_few", warm=warm or [], seconds=time.perf_counter() - t0)
     s = result.summary
     qc = s["best_values"].get("qc")
-    if s["n_atoms"] < job.min_columns or (qc is not None and qc > MAX_QC):
+    order = s.get("plausibility", {}).get("lattice_order", 1.0)
+    if s["n_atoms"] < job.min_columns or (qc is not None and qc > MAX_QC) or not order >= MIN_LATTICE_ORDER:
         out = _outcome(job, result, "too_few", margin_px=margin, t0=t0, warm=warm or [])
         return out
     return _outcome(job, result, "optimized", margin_px=margin, t0=t0)
@@ -436,8 +451,14 @@ def _core_distance(w: Window, x: float, y: float) -> float:
     return float(np.hypot(dx, dy))
 
 
-def window_table(outcomes: Sequence[WindowOutcome], objective_names: Sequence[str]) -> pd.DataFrame:
-    """One row per window: bounds, core, status, parameters, reward values, columns, hypervolume, seconds."""
+def window_table(outcomes: Sequence[WindowOutcome], objective_names: Sequence[str],
+                 stitched: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per window: bounds, core, status, parameters, reward values, columns, hypervolume, seconds.
+
+    Columns: ``n_found`` (the window's own result), ``n_candidates`` (those in its core +
+    margin), ``n_kept`` (those in the stitched result, when ``stitched`` is given).
+    """
+    kept = stitched["window"].value_counts() if stitched is not None and len(stitched) else pd.Series(dtype=int)
     rows = []
     for o in sorted(outcomes, key=lambda o: o.window.index):
         w = o.window
@@ -446,7 +467,8 @@ def window_table(outcomes: Sequence[WindowOutcome], objective_names: Sequence[st
                                "status": o.status, "borrowed_from": o.borrowed_from}
         row.update({k: o.params.get(k) for k in o.params})
         row.update({k: o.values.get(k) for k in objective_names})
-        row.update({"n_found": o.n_found, "n_kept": int(len(o.atoms)), "n_expected": o.n_expected,
+        row.update({"n_found": o.n_found, "n_candidates": int(len(o.atoms)), "n_kept": int(kept.get(w.index, 0)),
+                    "n_expected": o.n_expected,
                     "hypervolume": o.hypervolume, "seconds": o.seconds})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -595,7 +617,7 @@ def sliding_atoms(inp: Input, config: AtomsConfig, *, crystal: Any, factory: Cal
     summary = _summary(outcomes, atoms, inp=inp, config=config, windows=windows, sizes=sizes, grid=grid,
                        context=whole, rewards=reward_fns, seconds=time.perf_counter() - t0)
     summary["lattice"] = getattr(crystal, "name", config.lattice)
-    table = window_table(outcomes, names)
+    table = window_table(outcomes, names, atoms)
     trials = pd.concat([o.trials for o in outcomes if len(o.trials)], ignore_index=True)
     pareto = pd.concat([o.pareto for o in outcomes if len(o.pareto)], ignore_index=True)
     return AtomsResult(tables={"atoms": atoms, "trials": trials, "pareto": pareto, "windows": table},

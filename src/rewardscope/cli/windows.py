@@ -1,0 +1,90 @@
+"""Command-line pieces of sliding windows and distributed runs, shared by the commands that have them.
+
+``--window`` / ``--overlap`` (:class:`~rewardscope.workflows.windows.WindowConfig`) and
+``--scheduler`` / ``--workers`` (:class:`~rewardscope.parallel.ParallelConfig`) take their
+defaults and help from those models; :func:`save_windowed_atoms` writes a windowed atom
+result (tables incl. ``windows.csv``, overlay, ``windows.png``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from rewardscope.cli.options import option
+from rewardscope.parallel import ParallelConfig
+from rewardscope.workflows.windows import WindowConfig
+
+
+def window_option() -> Any:
+    """``--window SIZE``: sliding windows of this side (none by default: one study for the whole image)."""
+    return typer.Option(None, "--window", help="Optimize per sliding window of this side, px or a length "
+                        "(e.g. 512px, 10nm; at least 4 unit cells), warm-started from the neighbours, stitched; "
+                        "writes windows.csv and windows.png. Default: one study for the whole image.")
+
+
+def overlap_option() -> Any:
+    """``--overlap SIZE`` (with ``--window``)."""
+    return option(WindowConfig, "overlap")
+
+
+def scheduler_option() -> Any:
+    """``--scheduler local|serial|tcp://HOST:PORT``."""
+    return option(ParallelConfig, "scheduler")
+
+
+def workers_option() -> Any:
+    """``--workers N`` of the local cluster."""
+    return option(ParallelConfig, "workers")
+
+
+def window_settings(window: str | None, overlap: str, scheduler: str, workers: int | None) -> WindowConfig | None:
+    """The window config of the flags (None without ``--window``); checks the scheduler before any work."""
+    from rewardscope.parallel import check_scheduler
+    from rewardscope.workflows.windows import window_config
+
+    if window is None:
+        return None
+    check_scheduler(scheduler)
+    return window_config(window=window, overlap=overlap, scheduler=scheduler, workers=workers)
+
+
+def run_windowed_atoms(inp: Any, cfg: Any, windows: WindowConfig, *, oracle: str | None, out: Path, inputs: list[Any],
+                       overwrite: bool, progress: bool) -> None:
+    """``rewardscope atoms --window ...``: find, save, print one line."""
+    from rewardscope.cli.common import console, write_outputs
+    from rewardscope.cli.feedback import print_warnings
+    from rewardscope.errors import ParameterError
+    from rewardscope.workflows.atoms import find_atoms
+
+    if oracle is not None:
+        raise ParameterError("--oracle does not work with --window (give --n-expected for the whole image instead)")
+    with print_warnings():
+        result = find_atoms(inp, config=cfg, window=windows, progress=progress)
+    result.summary["input"] = str(inputs[0])
+    write_outputs(out, lambda tmp: save_windowed_atoms(result, tmp), inputs=inputs, overwrite=overwrite)
+    s, w = result.summary, result.summary["windows"]
+    console.print(f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f}) from {w['n_windows']} windows "
+                  f"({w['n_borrowed']} borrowed parameters); "
+                  + ", ".join(f"{k} = {v:.4g}" for k, v in s["best_values"].items())
+                  + f"; {s['seconds']['total']:.1f} s")
+
+
+def save_windowed_atoms(result: Any, folder: Path) -> None:
+    """Tables (atoms, trials, pareto, windows), summary, overlay and the window map."""
+    from rewardscope.report.atoms import plot_atoms
+    from rewardscope.report.windows import plot_window_map
+
+    result.save(folder)
+    s = result.summary
+    w = s["windows"]
+    plot_atoms(result.image, result.atoms, path=folder / "overlay.png", pixel_size=result.pixel_size,
+               title=f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f}), {w['n_windows']} windows")
+    plot_window_map(result.tables["windows"], image=result.image, pixel_size=result.pixel_size,
+                    path=folder / "windows.png")
+
+
+__all__ = ["overlap_option", "run_windowed_atoms", "save_windowed_atoms", "scheduler_option", "window_option", "window_settings",
+           "workers_option"]
