@@ -2,8 +2,9 @@
 
 ``--window`` / ``--overlap`` (:class:`~rewardscope.workflows.windows.WindowConfig`) and
 ``--scheduler`` / ``--workers`` (:class:`~rewardscope.parallel.ParallelConfig`) take their
-defaults and help from those models; :func:`save_windowed_atoms` writes a windowed atom
-result (tables incl. ``windows.csv``, overlay, ``windows.png``).
+defaults and help from those models; :func:`run_windowed_atoms` runs and saves a windowed atom
+result (tables incl. ``windows.csv``, overlay, ``windows.png``); :func:`run_parallel_segment`
+runs ``segment`` on a movie through dask (``--scheduler``, ``--chunk-frames``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,55 @@ def run_windowed_atoms(inp: Any, cfg: Any, windows: WindowConfig, *, oracle: str
                   + f"; {s['seconds']['total']:.1f} s")
 
 
+def movie_scheduler_option() -> Any:
+    """``--scheduler`` of ``segment``: none by default (one chain over the frames in this process)."""
+    return typer.Option(None, "--scheduler", help="Movies: run chunks of frames as dask tasks: local (a "
+                        "LocalCluster on this machine's cores), serial (the same chunks in this process) or "
+                        "tcp://HOST:PORT (an existing cluster; the movie file must be readable there). "
+                        "Default: one chain over all frames in this process.")
+
+
+def chunk_frames_option() -> Any:
+    """``--chunk-frames N`` (with ``--scheduler``)."""
+    from rewardscope.workflows.movie_parallel import CHUNK_FRAMES
+
+    return typer.Option(CHUNK_FRAMES, "--chunk-frames", min=1, help="With --scheduler: frames per task; a "
+                        "re-optimization carries on to the end of its chunk.")
+
+
+def run_parallel_segment(inp: Any, config: Any, *, scheduler: str, workers: int | None, chunk_frames: int,
+                         out: Path, path: Path, overwrite: bool, progress: bool) -> None:
+    """``rewardscope segment MOVIE --scheduler ...``: chunks of frames through dask, masks.tif written in order."""
+    import tifffile
+
+    from rewardscope.cli.common import console, progress_bar, write_outputs
+    from rewardscope.parallel import Engine, check_scheduler
+    from rewardscope.report.particles import save_particle_figures
+    from rewardscope.workflows.movie_parallel import segment_movie_parallel
+
+    check_scheduler(scheduler)
+    with Engine(scheduler, workers=workers) as engine:  # an unreachable scheduler fails before any work
+
+        def write(tmp: Path) -> Any:
+            with progress_bar(progress) as report:
+                result = segment_movie_parallel(inp, config=config, scheduler=engine.client or "serial",
+                                                chunk_frames=chunk_frames, masks_path=tmp / "masks.tif",
+                                                progress=report)
+            result.summary["input"] = str(path)
+            result.summary["scheduler"] = scheduler
+            result.save(tmp)
+            masks = tifffile.memmap(tmp / "masks.tif", mode="r")
+            save_particle_figures(result, tmp, masks=masks)
+            del masks
+            return result
+
+        result = write_outputs(out, write, inputs=[path], overwrite=overwrite)
+    s = result.summary
+    console.print(f"{s['n_frames']} frames in {s['n_chunks']} chunks on {s['n_workers']} workers ({scheduler}), "
+                  f"{s['mean_particles_per_frame']:.1f} particles per frame; {s['n_reoptimizations']} "
+                  f"re-optimizations; {s['frames_per_second']:.1f} frames/s")
+
+
 def save_windowed_atoms(result: Any, folder: Path) -> None:
     """Tables (atoms, trials, pareto, windows), summary, overlay and the window map."""
     from rewardscope.report.atoms import plot_atoms
@@ -86,5 +136,6 @@ def save_windowed_atoms(result: Any, folder: Path) -> None:
                     path=folder / "windows.png")
 
 
-__all__ = ["overlap_option", "run_windowed_atoms", "save_windowed_atoms", "scheduler_option", "window_option", "window_settings",
+__all__ = ["chunk_frames_option", "movie_scheduler_option", "overlap_option", "run_parallel_segment",
+           "run_windowed_atoms", "save_windowed_atoms", "scheduler_option", "window_option", "window_settings",
            "workers_option"]
