@@ -14,11 +14,17 @@ both score badly.
   Counted per unexplained start or end and divided by the mean number of detections per
   frame (a property of the movie, not of the linking). Cut-offs that are too tight break
   tracks and raise it.
-* ``area_conservation`` -- at a merge the sintered particle's area should be close to the
-  sum of its parents' (mass is conserved; a projected area is a little smaller, never
-  much larger); at a split the children's sum close to the parent. Mean relative error
-  ``|A_child - sum A_parents| / sum A_parents`` over events (0 without events). A merge
-  cut-off that is too loose joins a neighbour passing by and raises it.
+* ``area_conservation`` -- mass is conserved. At a merge the child's projected area lies
+  between that of one sphere of the parents' total volume, ``(sum A_p**1.5)**(2/3)``
+  (fully coalesced), and the sum of the parents' areas (just touching), widened by
+  ``merge_area_tolerance``; the error is the relative distance of ``A_child`` to that
+  interval (0 inside). At a split the same with
+  parent and children swapped. A plain link whose area jumps by more than
+  ``area_jump_tolerance`` (relative) is an error of that size too: it is what a merge
+  linked as a continuation looks like. Mean over events and such jumps (0 without
+  either). A merge cut-off that is too loose joins a neighbour passing by (child area
+  far below the interval); one that is too tight leaves the jump; both raise it.
+  Counting only events would reward finding no merges at all.
 * ``motion`` -- plausibility of the steps after drift correction against the movie's own
   step distribution: ``mean(log(1 + (step / scale)**2))`` over all links, a step over a
   gap of ``g`` frames divided by ``sqrt(g)`` (diffusion), ``scale`` the median distance
@@ -71,6 +77,12 @@ class TrackRewardContext:
         A particle whose edge is this close to the frame's edge touches it, px.
     vanish_area_px : float
         Tracks that start or end smaller than this may nucleate or dissolve, px**2.
+    area_jump_tolerance : float
+        Relative area change of a plain frame-to-frame link above which it counts as an
+        area-conservation error (segmentation noise and growth stay below it).
+    merge_area_tolerance : float
+        Relative widening of the interval a merged particle's area may take (pixelated,
+        blurred outlines).
     """
 
     frame_shape: tuple[int, int]
@@ -79,6 +91,8 @@ class TrackRewardContext:
     detections_per_frame: float
     edge_margin_px: float = 2.0
     vanish_area_px: float = 0.0
+    area_jump_tolerance: float = 0.35
+    merge_area_tolerance: float = 0.15
 
 
 def _positions(tracks: pd.DataFrame) -> list[str]:
@@ -138,23 +152,66 @@ def fragmentation(linked: Any, context: TrackRewardContext) -> float:
     return bad / max(context.detections_per_frame, 1.0)
 
 
+def merged_area_error(one: float, many: np.ndarray, tolerance: float = 0.0) -> float:
+    """Relative distance of ``one`` area to the interval a merge of ``many`` areas allows (0 inside).
+
+    The interval runs from the area of one sphere of the same total volume to the sum,
+    widened by ``tolerance`` (relative) on both sides for segmentation noise.
+
+    Examples
+    --------
+    >>> merged_area_error(100.0, np.array([50.0, 50.0])), round(merged_area_error(50.0, np.array([50.0, 50.0])), 3)
+    (0.0, 0.37)
+    """
+    low = float(np.sum(many ** 1.5)) ** (2 / 3) * (1 - tolerance)
+    high = float(np.sum(many)) * (1 + tolerance)
+    if one < low:
+        return (low - one) / max(low, 1.0)
+    return max(one - high, 0.0) / max(high, 1.0)
+
+
+def area_jumps(tracks: pd.DataFrame, tolerance: float, *, ignore: np.ndarray | None = None) -> np.ndarray:
+    """Relative area changes ``|A_next - A_prev| / min(A)`` (at most 1) of plain links above ``tolerance``.
+
+    ``ignore`` (one flag per row of ``tracks``) drops every link from or to a flagged row
+    (particles cut by the frame's edge change their visible area fast).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"frame": [0, 1, 2], "track_id": [1, 1, 1], "area_px": [100.0, 110.0, 170.0]})
+    >>> area_jumps(t, 0.35).round(3).tolist()
+    [0.545]
+    """
+    order = np.lexsort((tracks["frame"].to_numpy(), tracks["track_id"].to_numpy()))
+    ids = tracks["track_id"].to_numpy()[order]
+    keep = ids[1:] == ids[:-1]
+    if ignore is not None:
+        flagged = np.asarray(ignore, bool)[order]
+        keep &= ~(flagged[1:] | flagged[:-1])
+    area = np.maximum(tracks["area_px"].to_numpy(float)[order], 1.0)
+    jump = np.minimum(np.abs(np.diff(area)) / np.minimum(area[1:], area[:-1]), 1.0)[keep]
+    return jump[jump > tolerance]
+
+
 def area_conservation(linked: Any, context: TrackRewardContext) -> float:
-    """Mean relative area error over merge and split events (0 without events)."""
+    """Mean area error over merges, splits and area jumps of plain links (see the module docstring)."""
     events = linked.events
-    if events is None or len(events) == 0:
+    tracks = linked.tracks
+    if tracks.empty:
         return 0.0
-    first, last = _ends(linked.tracks)
-    first_area, last_area = first["area_px"], last["area_px"]
-    errors = []
-    for child, group in events.groupby("child"):
-        parents = [int(p) for p in str(group["parents"].iloc[0]).split()]
-        if group["event"].iloc[0] == "merge":
-            before, after = float(last_area.loc[parents].sum()), float(first_area.loc[int(child)])
-            errors.append(abs(after - before) / max(before, 1.0))
-    for parent, group in events[events["event"] == "split"].groupby("parents"):
-        before = float(last_area.loc[int(parent)])
-        after = float(first_area.loc[group["child"].astype(int).tolist()].sum())
-        errors.append(abs(after - before) / max(before, 1.0))
+    ignore = near_edge(tracks, context.frame_shape, context.edge_margin_px) | (
+        tracks["area_px"].to_numpy(float) < context.vanish_area_px)
+    errors = list(area_jumps(tracks, context.area_jump_tolerance, ignore=ignore))
+    if events is not None and len(events):
+        first, last = _ends(tracks)
+        first_area, last_area = first["area_px"], last["area_px"]
+        for child, group in events[events["event"] == "merge"].groupby("child"):
+            parents = [int(p) for p in str(group["parents"].iloc[0]).split()]
+            errors.append(merged_area_error(float(first_area.loc[int(child)]),
+                                            last_area.loc[parents].to_numpy(float), context.merge_area_tolerance))
+        for parent, group in events[events["event"] == "split"].groupby("parents"):
+            children = first_area.loc[group["child"].astype(int).tolist()].to_numpy(float)
+            errors.append(merged_area_error(float(last_area.loc[int(parent)]), children, context.merge_area_tolerance))
     return float(np.mean(errors)) if errors else 0.0
 
 

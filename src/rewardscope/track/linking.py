@@ -68,6 +68,11 @@ class LinkParams:
         The same for splits (None: no splits).
     area_weight : float
         Weight of the equivalent-radius difference (px) in the link cost (0: centroids only).
+    merge_reach : float or None
+        A track that ends with its centroid within this many equivalent radii of a
+        detection in the next ``gap_frames + 1`` frames merged into it (adds the parents
+        laptrack cannot give: a third parent, or one whose partner's plain link did not
+        reach the merged particle); None: laptrack's merges only.
     """
 
     max_displacement_px: float = 15.0
@@ -76,15 +81,17 @@ class LinkParams:
     merge_distance_px: float | None = 15.0
     split_distance_px: float | None = None
     area_weight: float = 0.0
+    merge_reach: float | None = 1.5
 
     @classmethod
     def from_params(cls, params: dict[str, Any], *, merges: bool = True, splits: bool = False) -> LinkParams:
         """From a study's parameter dict (``max_displacement_px``, ``gap_frames``, ...)."""
         merge = float(params["merge_distance_px"]) if merges and "merge_distance_px" in params else None
         split = float(params.get("split_distance_px", params.get("merge_distance_px", 0.0))) if splits else None
+        reach = float(params.get("merge_reach", 1.5)) if merges else None
         return cls(max_displacement_px=float(params["max_displacement_px"]), gap_frames=int(params["gap_frames"]),
                    gap_distance_px=float(params["gap_distance_px"]), merge_distance_px=merge,
-                   split_distance_px=split, area_weight=float(params.get("area_weight", 0.0)))
+                   split_distance_px=split, area_weight=float(params.get("area_weight", 0.0)), merge_reach=reach)
 
 
 @dataclass
@@ -101,11 +108,14 @@ class Linked:
     events : pandas.DataFrame
         ``frame, event, parents, child``: ``merge`` (parents "a b" -> child) or ``split``
         (one row per child); frame = the child's first frame.
+    params : LinkParams or None
+        The cut-offs of this linking (set by the tracking workflow).
     """
 
     tracks: pd.DataFrame
     lineage: pd.DataFrame
     events: pd.DataFrame
+    params: LinkParams | None = None
 
     def parents(self) -> dict[int, list[int]]:
         """``track_id -> parent track ids`` (empty list without parents)."""
@@ -201,7 +211,70 @@ def link_tracks(detections: pd.DataFrame, params: LinkParams) -> Linked:
                        splitting_cutoff=_cutoff(params.split_distance_px))
     coords, frames, index = _coords(features, [*pos, "radius_w"])
     ids, merges, splits = _tree_tables(tracker.predict(coords), frames, index)
+    if params.merge_reach and params.merge_distance_px:
+        ids, merges = _complete_merges(det, pos, ids, merges, params)
     return _linked(det.assign(track_id=ids), merges, splits)
+
+
+def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: list[tuple[int, int]],
+                     params: LinkParams) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Add the merge parents laptrack's LAP cannot give: a track that ends inside a particle.
+
+    laptrack merges at most two parents into one point, and only when one parent's plain
+    link reaches the merged particle. Here a track that ends (no children) within
+    ``gap_frames + 1`` frames before a detection, with its last centroid inside that
+    detection's equivalent disc times ``merge_reach`` (particles do not overlap, so only
+    a particle that fused into this one ends there), becomes a parent of it: of the track
+    that starts there (when it then has two or more parents), or of a new track split
+    off at that detection from the track that continues into it.
+    """
+    frames = det["frame"].to_numpy(int)
+    xy = det[pos].to_numpy(float)
+    radius = np.sqrt(det["area_px"].to_numpy(float) / np.pi)
+    ids = ids.copy()
+    order = np.lexsort((frames, ids))
+    first = {int(ids[i]): int(i) for i in order[::-1]}
+    last = {int(ids[i]): int(i) for i in order}
+    parents: dict[int, set[int]] = {}
+    for p, c in merges:
+        parents.setdefault(c, set()).add(p)
+    has_children = {p for p, _ in merges}
+    ends_at: dict[int, list[int]] = {}
+    for t, i in last.items():
+        if t not in has_children:
+            ends_at.setdefault(int(frames[i]), []).append(t)
+    by_frame: dict[int, np.ndarray] = {}
+    for i in np.argsort(frames, kind="stable"):
+        by_frame.setdefault(int(frames[i]), []).append(int(i))  # type: ignore[attr-defined]
+    next_id = int(ids.max()) + 1
+    used: set[int] = set()
+    for f in sorted(by_frame):
+        cands = [t for g in range(1, int(params.gap_frames) + 2) for t in ends_at.get(f - g, []) if t not in used]
+        if not cands:
+            continue
+        for d in by_frame[f]:
+            track = int(ids[d])
+            near = [t for t in cands if t != track and t not in used
+                    and np.hypot(*(xy[last[t]] - xy[d])) <= params.merge_reach * radius[d]]
+            if not near:
+                continue
+            if first[track] == d:
+                if len(parents.get(track, set()) | set(near)) < 2:
+                    continue
+                parents.setdefault(track, set()).update(near)
+            else:  # split the continuing track at d: its later part is the merged particle
+                later = (ids == track) & (frames >= f)
+                ids[later] = next_id
+                parents[next_id] = {track, *near}
+                for kids in parents.values():  # the track's children now belong to its later part
+                    if track in kids and kids is not parents[next_id]:
+                        kids.discard(track)
+                        kids.add(next_id)
+                first[next_id], last[next_id], last[track] = d, last[track], int(
+                    np.flatnonzero((ids == track))[np.argmax(frames[ids == track])])
+                next_id += 1
+            used.update(near)
+    return ids, sorted((p, c) for c, ps in parents.items() for p in ps)
 
 
 def link_overlap(labels: np.ndarray, detections: pd.DataFrame, params: LinkParams) -> Linked:

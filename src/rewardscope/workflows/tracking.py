@@ -19,10 +19,20 @@
 Lineage convention: a merge ends both parent tracks and starts a new track whose parents
 are the two; a split ends the parent and starts two children; more than two particles
 merging in one frame give one multi-parent merge.
+
+Speed and memory: the linking study scores its cut-offs on the first ``tune_frames``
+frames (a link costs about 10 ms per frame of 40 particles, so 40 trials on a whole
+200-frame movie would take minutes) and the whole movie is then linked once at the
+chosen point. With ``masks_path`` the per-frame labels go to a temporary TIFF and the
+track-id masks straight to ``masks_path`` (memory-mapped, frame by frame), so memory does
+not grow with the movie's length; only the detection table (a few numbers per particle
+per frame) does. The ``overlap`` linker reads all label frames into memory (laptrack's
+``OverLapTrack`` needs the whole stack).
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +47,7 @@ from rewardscope.config import make_config
 from rewardscope.errors import FileFormatError, ImageShapeError, ImageValueError
 from rewardscope.io.lazy import LazyStack
 from rewardscope.io.load import Input, load_input
+from rewardscope.io.sink import MaskSink
 from rewardscope.optimize import FloatParam, IntParam, SearchSpace, StudyResult
 from rewardscope.optimize.settings import StudySettings
 from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, start_stage
@@ -81,6 +92,8 @@ class TrackConfig(BaseModel):
                                      "merge distances: px (e.g. 20px) or a length (needs a pixel size).")
     max_gap_frames: int = Field(2, ge=0, le=50, description="Most missed frames a gap-closing link may bridge "
                                 "(searched from 0).")
+    tune_frames: int = Field(40, ge=0, description="The linking study scores its cut-offs on the first this many "
+                             "frames (0: all), then the whole movie is linked once with the chosen ones.")
     merges: bool = Field(True, description="Allow merges (coalescence) in the linking.")
     splits: bool = Field(False, description="Allow splits in the linking.")
     edge_margin: LengthOrPixels = Field(Pixels(2.0), description="A particle this close to the frame's edge "
@@ -125,16 +138,23 @@ class TracksResult(Result):
 
 # --------------------------------------------------------------------------- segmenters
 
-#: ``segmenter(movie, config, progress) -> labels (frames, rows, cols)``.
-Segmenter = Callable[[Input, TrackConfig, ProgressCallback], np.ndarray]
+#: ``segmenter(movie, config, progress, *, masks_path) -> labels (frames, rows, cols)``: with a
+#: ``masks_path`` the segmenter streams its label frames to that TIFF and returns it memory-mapped.
+Segmenter = Callable[..., Any]
 
 
-def classical_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback) -> np.ndarray:
+def classical_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback, *,
+                        masks_path: Path | None = None) -> Any:
     """Label masks of every frame by :func:`~rewardscope.workflows.movie.segment_movie` (drift off)."""
     from rewardscope.workflows.movie import segment_movie
 
     seg_cfg = config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size})
-    return np.asarray(segment_movie(movie, config=seg_cfg, progress=progress).labels)
+    result = segment_movie(movie, config=seg_cfg, progress=progress, masks_path=masks_path)
+    if masks_path is None:
+        return np.asarray(result.arrays["masks"])
+    import tifffile
+
+    return tifffile.memmap(masks_path, mode="r")
 
 
 #: The segmenters ``segmenter=`` names (learned segmenters are added here).
@@ -152,14 +172,29 @@ class TrackingState:
     ----------
     detections : pandas.DataFrame
         One row per label per frame (``frame, label, x, y, x_aligned, y_aligned, area_px``, ...).
-    labels : numpy.ndarray, shape (frames, rows, cols)
-        The per-frame label masks.
+    labels : array_like, shape (frames, rows, cols)
+        The per-frame label masks (may be memory-mapped).
     pixel_size : Length or None
+    window : int
+        The linking study links only frames ``0 .. window - 1`` (the whole movie when equal
+        to its length).
     """
 
     detections: pd.DataFrame
-    labels: np.ndarray
+    labels: Any
     pixel_size: Length | None = None
+    window: int = 0
+
+    def __post_init__(self) -> None:
+        self.window = self.window or len(self.labels)
+
+    @property
+    def tuning(self) -> TrackingState:
+        """The state of the study's window (itself when it covers the movie)."""
+        if self.window >= len(self.labels):
+            return self
+        return TrackingState(self.detections[self.detections["frame"] < self.window], self.labels[:self.window],
+                             self.pixel_size, self.window)
 
 
 class TrackingWorkflow(Workflow):
@@ -182,7 +217,7 @@ class TrackingWorkflow(Workflow):
         self.config, self.max_step_px = config, max(float(max_step_px), 1.0)
 
     def search_space(self) -> SearchSpace:
-        """Link and gap distances, missed frames, merge distance (with merges), area weight (lap linker)."""
+        """Link and gap distances, missed frames, merge distance and reach (with merges), area weight (lap linker)."""
         hi, cfg = self.max_step_px, self.config
         params: list[Any] = [IntParam("gap_frames", 0, cfg.max_gap_frames)]
         if cfg.linker == "lap":
@@ -190,15 +225,13 @@ class TrackingWorkflow(Workflow):
                        FloatParam("gap_distance_px", 1.0, hi, log=True), FloatParam("area_weight", 0.0, 2.0)]
             if cfg.merges or cfg.splits:
                 params.append(FloatParam("merge_distance_px", 1.0, hi, log=True))
+            if cfg.merges:
+                params.append(FloatParam("merge_reach", 1.0, 2.0))
         return SearchSpace(params)
 
     def load(self, source: Any, pixel_size: Any = None) -> Input:
         """The prepared :class:`TrackingState` is the input (no file is read here)."""
         return Input(image=source, pixel_size=getattr(source, "pixel_size", None))
-
-    def prepare(self, image: TrackingState) -> TrackingState:
-        """The state is prepared by :func:`track_particles` (detections of every frame)."""
-        return image
 
     def params(self, params: Mapping[str, Any]) -> LinkParams:
         """The study's parameters as :class:`LinkParams` (defaults for what is not searched)."""
@@ -206,12 +239,33 @@ class TrackingWorkflow(Workflow):
                 "merge_distance_px": self.max_step_px, **params}
         return LinkParams.from_params(full, merges=self.config.merges, splits=self.config.splits)
 
+    def prepare(self, image: TrackingState) -> TrackingState:
+        """The study's window of the state prepared by :func:`track_particles`."""
+        return image.tuning
+
     def run(self, state: TrackingState, params: dict[str, Any]) -> Linked:
         """Link the detections with these cut-offs."""
-        link = self.params(params)
+        return self.link(state, self.params(params))
+
+    def link(self, state: TrackingState, link: LinkParams) -> Linked:
+        """One linking of ``state`` with the configured engine."""
         if self.config.linker == "overlap":
-            return link_overlap(state.labels, state.detections, link)
-        return link_tracks(state.detections, link)
+            output = link_overlap(state.labels, state.detections, link)
+        else:
+            output = link_tracks(state.detections, link)
+        output.params = link
+        return output
+
+    def finish(self, output: Linked, *, state: TrackingState, inp: Input,
+               progress: ProgressCallback) -> tuple[Linked, dict[str, Any]]:
+        """Link the whole movie at the chosen cut-offs (when the study saw only its first frames)."""
+        full: TrackingState = inp.image
+        if state.window >= len(full.labels):
+            return output, {"tune_frames": int(state.window)}
+        advance = start_stage(progress, "linking the movie", total=1, unit="linkings")
+        output = self.link(full, output.params)
+        advance()
+        return output, {"tune_frames": int(state.window)}
 
     def describe(self, output: Linked) -> dict[str, float]:
         """Number of tracks, merges and splits."""
@@ -226,8 +280,7 @@ class TrackingWorkflow(Workflow):
         return TracksResult(tables={"tracks": tracks_table(output.tracks, state.pixel_size),
                                     "lineage": output.lineage, "events": output.events,
                                     "trials": study.trials, "pareto": study.pareto},
-                            arrays={"masks": track_masks(state.labels, output.tracks)}, summary=summary,
-                            pixel_size=state.pixel_size, extras={"study": study, "linked": output})
+                            summary=summary, pixel_size=state.pixel_size, extras={"study": study, "linked": output})
 
 
 def reward_context(detections: pd.DataFrame, *, n_frames: int, frame_shape: tuple[int, int],
@@ -252,8 +305,11 @@ def tracks_table(tracks: pd.DataFrame, pixel_size: Length | None) -> pd.DataFram
     return table.sort_values(["frame", "track_id"], kind="stable").reset_index(drop=True)
 
 
-def track_masks(labels: np.ndarray, tracks: pd.DataFrame) -> np.ndarray:
+def track_masks(labels: Any, tracks: pd.DataFrame, sink: MaskSink | None = None) -> np.ndarray | None:
     """The label stack with every label replaced by its track id (0 = background).
+
+    Frame by frame: into ``sink`` when given (e.g. streamed to a TIFF; returns None),
+    else into a new array.
 
     Examples
     --------
@@ -263,11 +319,18 @@ def track_masks(labels: np.ndarray, tracks: pd.DataFrame) -> np.ndarray:
     [[[0, 5, 6]], [[7, 0, 6]]]
     """
     dtype = np.uint16 if len(tracks) == 0 or tracks["track_id"].max() < 65536 else np.int32
-    out = np.zeros(labels.shape, dtype)
-    for frame, group in tracks.groupby("frame"):
-        lut = np.zeros(int(labels[frame].max()) + 1, dtype)
-        lut[group["label"].to_numpy(int)] = group["track_id"].to_numpy()
-        out[frame] = lut[labels[frame]]
+    out = None if sink is not None else np.zeros(np.shape(labels), dtype)
+    groups = dict(tuple(tracks.groupby("frame")))
+    for frame in range(len(labels)):
+        lab = np.asarray(labels[frame])
+        lut = np.zeros(int(lab.max()) + 1, dtype)
+        if frame in groups:
+            group = groups[frame]
+            lut[group["label"].to_numpy(int)] = group["track_id"].to_numpy()
+        if sink is None:
+            out[frame] = lut[lab]
+        else:
+            sink.add(lut[lab])
     return out
 
 
@@ -283,7 +346,7 @@ def _read_masks(masks: Any) -> np.ndarray:
         raise FileFormatError(f"masks file {path} does not exist")
     try:
         if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False)
+            return np.load(path, allow_pickle=False, mmap_mode="r")
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
@@ -310,13 +373,14 @@ def check_masks(masks: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise ImageShapeError(f"masks have shape {tuple(arr.shape)} but the movie is {tuple(shape)} "
                               "(frames, rows, cols); give one label image per frame of the movie's size")
     if arr.dtype.kind not in "iu":
+        arr = np.asarray(arr)
         whole = arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr))) and bool(np.all(arr == np.round(arr)))
         if not whole:
             raise ImageValueError(f"masks must be integer labels (0 = background), got {arr.dtype} values that "
                                   "are not whole numbers")
-    if arr.size and arr.min() < 0:
+    if arr.dtype.kind == "i" and any(np.asarray(frame).min() < 0 for frame in arr):
         raise ImageValueError("masks must be non-negative integer labels (0 = background)")
-    return arr.astype(np.int32)
+    return arr if arr.dtype.kind in "iu" else arr.astype(np.int32)
 
 
 def _movie(movie: Any, pixel_size: Length | None) -> Input:
@@ -326,7 +390,7 @@ def _movie(movie: Any, pixel_size: Length | None) -> Input:
     return inp
 
 
-def detect(labels: np.ndarray, stack: LazyStack, *, drift: pd.DataFrame | None, pixel_size: Length | None,
+def detect(labels: Any, stack: LazyStack, *, drift: pd.DataFrame | None, pixel_size: Length | None,
            progress: ProgressCallback) -> pd.DataFrame:
     """Centroid, area and border contact of every label of every frame, with ``x_aligned, y_aligned``.
 
@@ -338,7 +402,7 @@ def detect(labels: np.ndarray, stack: LazyStack, *, drift: pd.DataFrame | None, 
     advance = start_stage(progress, "measuring particles", total=len(labels), unit="frames")
     tables = []
     for i in range(len(labels)):
-        tables.append(measure_particles(labels[i], stack[i], pixel_size=pixel_size, frame=i))
+        tables.append(measure_particles(np.asarray(labels[i]), stack[i], pixel_size=pixel_size, frame=i))
         advance()
     det = pd.concat(tables, ignore_index=True)
     if det.empty:
@@ -354,8 +418,8 @@ def detect(labels: np.ndarray, stack: LazyStack, *, drift: pd.DataFrame | None, 
 
 def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | Path | Any, *,
                     config: TrackConfig | None = None, masks: np.ndarray | str | Path | None = None,
-                    rewards: Mapping[str, TrackReward] | None = None, progress: ProgressArg = False,
-                    **overrides: Any) -> TracksResult:
+                    rewards: Mapping[str, TrackReward] | None = None, masks_path: str | Path | None = None,
+                    progress: ProgressArg = False, **overrides: Any) -> TracksResult:
     """Track the particles of a movie: drift, segmentation (or given masks), reward-tuned linking.
 
     Parameters
@@ -369,16 +433,21 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
     rewards : mapping of str to callable, optional
         Linking rewards ``(linked, context) -> float``, all minimised (default
         :data:`~rewardscope.rewards.tracks.TRACK_REWARDS`).
+    masks_path : str or Path, optional
+        Stream the track-id masks to this TIFF (uint16, one page per frame) instead of
+        keeping them in memory; the per-frame segmentation then goes through a temporary
+        TIFF too, so memory does not grow with the movie's length.
     progress : bool or callable
         Progress of drift, segmentation, measurement and the linking study.
 
     Returns
     -------
     TracksResult
-        ``tracks``, ``lineage``, ``events``, ``masks`` (track ids), ``trials``, ``pareto``
-        (and ``drift``); the summary in the one schema
-        (:func:`~rewardscope.workflows.base.study_summary`) with ``n_tracks``, ``n_merges``,
-        ``n_splits``, ``n_frames``, ``segmenter``, ``linker``.
+        ``tracks``, ``lineage``, ``events``, ``masks`` (track ids; not kept with
+        ``masks_path``), ``trials``, ``pareto`` (and ``drift``); the summary in the one
+        schema (:func:`~rewardscope.workflows.base.study_summary`) with ``n_tracks``,
+        ``n_merges``, ``n_splits``, ``n_frames``, ``segmenter``, ``linker``, ``tune_frames``,
+        ``frames_per_second``.
 
     Raises
     ------
@@ -400,27 +469,39 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
     cfg = cfg.model_copy(update={"pixel_size": inp.pixel_size})
     t0 = time.perf_counter()
     labels = None if masks is None else check_masks(masks, stack.shape)
-    with progress_scope(progress) as report:
+    with progress_scope(progress) as report, tempfile.TemporaryDirectory(prefix="rewardscope-track-") as work:
         drift = _drift(stack, cfg, report)
         t_drift = time.perf_counter() - t0
         if labels is None:
-            labels = SEGMENTERS[cfg.segmenter](inp, cfg, report)
+            labels = SEGMENTERS[cfg.segmenter](inp, cfg, report,
+                                               masks_path=None if masks_path is None else Path(work) / "labels.tif")
         t_seg = time.perf_counter() - t0 - t_drift
         det = detect(labels, stack, drift=drift, pixel_size=inp.pixel_size, progress=report)
-        context = reward_context(det, n_frames=len(stack), frame_shape=stack.frame_shape, config=cfg,
-                                 pixel_size=inp.pixel_size)
+        window = len(stack) if cfg.tune_frames == 0 else min(max(cfg.tune_frames, 2), len(stack))
+        state = TrackingState(det, labels, inp.pixel_size, window)
+        context = reward_context(state.tuning.detections, n_frames=window, frame_shape=stack.frame_shape,
+                                 config=cfg, pixel_size=inp.pixel_size)
         workflow = TrackingWorkflow(config=cfg, context=context, rewards=rewards,
                                     max_step_px=size_in_px(cfg.max_step, inp.pixel_size, "max_step"))
-        state = TrackingState(det, labels, inp.pixel_size)
-        result = run_workflow(workflow, state, cfg, progress=report, state=state)
+        result = run_workflow(workflow, state, cfg, progress=report, state=state.tuning)
+        t_masks = time.perf_counter()
+        with MaskSink(masks_path, shape=stack.shape, pixel_size=inp.pixel_size) as sink:
+            track_masks(labels, result.extras["linked"].tracks, sink)
+        if masks_path is None:
+            result.arrays["masks"] = sink.stack
+        del labels, state
+    total = time.perf_counter() - t0
     result.summary["image_shape"] = list(stack.shape)
     result.summary.update({"n_frames": len(stack), "frame_shape": list(stack.frame_shape),
                            "segmenter": "given masks" if masks is not None else cfg.segmenter,
                            "linker": cfg.linker, "step_scale_px": context.step_scale_px,
-                           "n_detections": int(len(det))})
-    result.summary["seconds"].update({"drift": t_drift, "segmentation": t_seg})
+                           "n_detections": int(len(det)), "frames_per_second": len(stack) / total,
+                           "masks": "streamed to file" if masks_path is not None else "in memory"})
+    result.summary["seconds"].update({"drift": t_drift, "segmentation": t_seg,
+                                      "masks": time.perf_counter() - t_masks, "all": total})
     if drift is not None:
         result.tables["drift"] = drift
+    result.extras["stack"] = stack
     return result
 
 
