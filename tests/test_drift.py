@@ -118,7 +118,7 @@ def test_cli_writes_outputs_and_matches_truth(tmp_path, sim):
     result = RUNNER.invoke(app, ["drift", str(tmp_path / "movie.tif"), "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {"aligned.tif", "shifts.csv", "drift.png", "summary.json",
-                                               ".rewardscope.json"}
+                                               ".rewardscope.json", "index.html"}
     est = pd.read_csv(out / "shifts.csv")
     assert list(est.columns) == ["frame", "dx", "dy", "jump"]
     assert _rms(est, sim.shifts) < 0.1

@@ -67,3 +67,25 @@ def _route_study_settings(model: type[BaseModel], data: dict[str, Any], override
     study = rest.get("study", data.get("study"))
     study = study.model_dump() if isinstance(study, BaseModel) else dict(study or {})
     return {**rest, "study": {**study, **routed}}
+
+
+def field_default(model: type[BaseModel], name: str) -> tuple[Any, Any]:
+    """Default value and pydantic field of ``name``; ``"a.b"``: field ``b`` of the default of field ``a``.
+
+    The one reading of a config field's default, shared by the CLI options and the napari widgets.
+
+    Examples
+    --------
+    >>> from rewardscope.optimize.settings import StudySettings
+    >>> class C(BaseModel):
+    ...     study: StudySettings = StudySettings(trials=7)
+    >>> field_default(C, "study.trials")[0]
+    7
+    """
+    default: Any = None
+    fld: Any = None
+    for depth, part in enumerate(name.split(".")):
+        fld = model.model_fields[part]
+        default = fld.get_default(call_default_factory=True) if depth == 0 else getattr(default, part)
+        model = type(default)
+    return default, fld

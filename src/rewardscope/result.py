@@ -86,6 +86,67 @@ class Result:
         write_json(folder / "summary.json", summary)
         return folder
 
+    def to_markers(self, table: str | None = None, *, signal: Any = None, colour_by: str | None = "class",
+                   size: float = 10.0) -> dict[str, Any]:
+        """A table's points as keyword arguments of HyperSpy's ``hs.plot.markers.Points``.
+
+        HyperSpy places markers in the signal's calibrated axis coordinates, so ``x``, ``y``
+        (px, x = column) become ``offset + scale * px`` of the signal's two signal axes when
+        ``signal`` is given (read duck-typed; hyperspy is not imported), else ``px *
+        pixel size`` in nm (pixels when there is no pixel size).
+
+        Parameters
+        ----------
+        table : str, optional
+            Table with ``x``, ``y`` columns (default: ``atoms``, else ``particles``, else
+            the first table that has them).
+        signal : HyperSpy-like signal, optional
+            The signal the markers go on (its axes' ``scale`` and ``offset``).
+        colour_by : str, optional
+            Integer column (e.g. ``class``) giving each point a colour of matplotlib's
+            ``tab10`` cycle; ignored when the table lacks it.
+        size : float
+            Marker size (points).
+
+        Returns
+        -------
+        dict
+            ``offsets`` (n, 2) float array of [x, y], ``sizes``, ``color`` (one RGBA row per
+            point, or one colour name), so ``hs.plot.markers.Points(**result.to_markers())``.
+
+        Examples
+        --------
+        >>> r = Result(tables={"atoms": pd.DataFrame({"x": [10.0, 20.0], "y": [5.0, 6.0], "class": [0, 1]})},
+        ...            pixel_size=Length(0.35, "A"))
+        >>> m = r.to_markers()
+        >>> m["offsets"].round(3).tolist(), m["color"].shape
+        ([[0.35, 0.175], [0.7, 0.21]], (2, 4))
+        """
+        name = table or next((n for n in ("atoms", "particles") if n in self.tables), None) or next(
+            (n for n, t in self.tables.items() if {"x", "y"} <= set(t.columns)), None)
+        if name is None or name not in self.tables or not {"x", "y"} <= set(self.tables[name].columns):
+            from rewardscope.errors import ParameterError
+
+            raise ParameterError(f"no table {name or ''} with x, y columns to make markers from; "
+                                 f"tables: {', '.join(self.tables) or 'none'}")
+        points = self.tables[name]
+        xy = points[["x", "y"]].to_numpy(float)
+        if signal is not None:
+            axes = list(getattr(signal.axes_manager, "signal_axes", []))[:2]
+            scale = np.array([float(getattr(a, "scale", 1.0)) for a in axes])
+            offset = np.array([float(getattr(a, "offset", 0.0)) for a in axes])
+            offsets = offset + scale * xy
+        else:
+            offsets = xy * (self.pixel_size.nm if self.pixel_size is not None else 1.0)
+        color: Any = "red"
+        if colour_by and colour_by in points.columns and len(points):
+            from matplotlib import colormaps
+
+            codes = pd.to_numeric(points[colour_by], errors="coerce").fillna(-1).astype(int).to_numpy()
+            color = np.array(colormaps["tab10"](np.mod(codes, 10)))
+            color[codes < 0] = (0.5, 0.5, 0.5, 1.0)
+        return {"offsets": offsets, "sizes": float(size), "color": color}
+
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v, default=str)[:120])}</td></tr>"

@@ -39,12 +39,17 @@ def write_outputs(out: Path, writer: Callable[[Path], Any], *, inputs: Iterable[
                   overwrite: bool = False) -> Any:
     """Run ``writer(tmp_folder)`` inside an all-or-nothing output folder and report it.
 
+    The folder also gets its report page ``index.html`` (:func:`rewardscope.report.page.build_page`).
+
     ``inputs`` and ``overwrite`` are those given to :func:`rewardscope.io.output.check_output_path`
     at the command's start.
     """
+    from rewardscope.report.page import build_page
+
     output = OutputDir(out, inputs=inputs, overwrite=overwrite)
     with output as tmp:
         value = writer(tmp)
+        build_page(tmp, title=f"rewardscope: {Path(out).name}")  # index.html, listed in the manifest
     console.print(f"[green]wrote[/green] {out}")
     if output.leftover is not None:
         console.print(f"[yellow]note[/yellow]: the earlier output was moved to {output.leftover}, "

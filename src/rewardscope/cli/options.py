@@ -57,10 +57,7 @@ def option(model: type[BaseModel], name: str, *flags: str, **kwargs: Any) -> Any
 
 
 def _default_and_field(model: type[BaseModel], name: str) -> tuple[Any, Any]:
-    """Default value and pydantic field of ``name``; ``"a.b"``: field ``b`` of the default of field ``a``."""
-    default: Any = None
-    for depth, part in enumerate(name.split(".")):
-        fld = model.model_fields[part]
-        default = fld.get_default(call_default_factory=True) if depth == 0 else getattr(default, part)
-        model = type(default)
-    return default, fld
+    """Default value and pydantic field of ``name`` (:func:`rewardscope.config.field_default`)."""
+    from rewardscope.config import field_default
+
+    return field_default(model, name)

@@ -241,6 +241,49 @@ def write_manifest(folder: PathLike) -> Path:
     return path
 
 
+def add_to_manifest(folder: PathLike, names: Iterable[str]) -> Path:
+    """List files that rewardscope just wrote into an existing output folder in its manifest.
+
+    Only ``names`` are added (not whatever else the folder holds now: a note the user
+    added stays foreign to us).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder carrying our manifest.
+    names : iterable of str
+        Relative POSIX paths of the new files.
+
+    Returns
+    -------
+    Path
+        The manifest file.
+
+    Raises
+    ------
+    OutputPathError
+        The folder carries no manifest of ours.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with OutputDir(Path(tempfile.mkdtemp()) / "run") as tmp:
+    ...     pass
+    >>> folder = tmp.parent / "run"
+    >>> _ = (folder / "index.html").write_text("<html></html>")
+    >>> read_manifest(add_to_manifest(folder, ["index.html"]).parent)["files"]
+    ['index.html']
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        _refuse(f"{folder} was not written by rewardscope (no {MANIFEST})")
+    manifest["files"] = sorted(set(manifest["files"]) | set(names))
+    path = folder / MANIFEST
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return path
+
+
 def _remove_ours(folder: Path, manifest: dict) -> bool:
     """Delete what ``manifest`` lists from ``folder``, then the folder if empty; True if gone."""
     for rel in [*manifest["files"], MANIFEST]:

@@ -31,9 +31,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,4 +297,70 @@ def run_workflow(workflow: Workflow, source: Any, config: Any = None, *,
                "seconds": seconds, **extra}
     if config is not None and hasattr(config, "model_dump") and not isinstance(config, StudySettings):
         summary["config"] = config.model_dump(mode="json")
-    return workflow.to_result(output, study=opt.study, inp=inp, summary=summary)
+    result = workflow.to_result(output, study=opt.study, inp=inp, summary=summary)
+    if _KEEP_STATE.get():
+        result.extras["trial_runner"] = functools.partial(_run_trial, workflow, opt.state)
+    return result
+
+
+#: Set by :func:`keeping_state`: results of :func:`run_workflow` then keep their prepared state.
+_KEEP_STATE: ContextVar[bool] = ContextVar("rewardscope_keep_state", default=False)
+
+
+@contextlib.contextmanager
+def keeping_state() -> Iterator[None]:
+    """Inside this block, results of :func:`run_workflow` can re-run any trial (:func:`trial_output`).
+
+    They keep the workflow and its prepared state (the LoG scale space, the denoised
+    image, ...), which costs memory, hence opt-in. Used by the napari plugin's Pareto
+    widget: a click on a point of the front shows that trial's output, exactly as the
+    rewards scored it. The setting is per thread (a context variable).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rewardscope.optimize import FloatParam, SearchSpace
+    >>> class Threshold(Workflow):
+    ...     def search_space(self): return SearchSpace([FloatParam("t", 0.0, 1.0)])
+    ...     def run(self, state, params): return state > params["t"]
+    >>> wf = Threshold(rewards={"far": lambda m, c: abs(m.mean() - 0.5)})
+    >>> with keeping_state():
+    ...     res = run_workflow(wf, np.linspace(0, 1, 64).reshape(8, 8), StudySettings(trials=5), progress=False)
+    >>> int(trial_output(res, {"t": 0.25}).sum())
+    48
+    """
+    token = _KEEP_STATE.set(True)
+    try:
+        yield
+    finally:
+        _KEEP_STATE.reset(token)
+
+
+def _run_trial(workflow: Workflow, state: Any, params: Mapping[str, Any]) -> Any:
+    return workflow.run(state, dict(params))
+
+
+def trial_output(result: Result, params: Mapping[str, Any]) -> Any:
+    """The workflow's output at ``params`` (e.g. another point of the Pareto front), before ``finish``.
+
+    Parameters
+    ----------
+    result : Result
+        Made by :func:`run_workflow` inside :func:`keeping_state`.
+    params : mapping
+        A trial's parameters (a row of ``result.tables["pareto"]`` has them).
+
+    Returns
+    -------
+    object
+        What :meth:`Workflow.run` returns (the output the rewards scored).
+
+    Raises
+    ------
+    ParameterError
+        The result does not keep its state.
+    """
+    runner = result.extras.get("trial_runner")
+    if runner is None:
+        raise ParameterError("this result keeps no prepared state; run the workflow inside keeping_state()")
+    return runner(params)
