@@ -104,12 +104,12 @@ def _read_table(path: Path, rows: int) -> tuple[pd.DataFrame, int]:
 
 def _table_html(table: pd.DataFrame, *, chosen: pd.Series | None = None) -> str:
     text = table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
-    if chosen is not None:  # mark the chosen row(s)
-        rows = text.split("<tr>")
-        head, body = rows[:2], rows[2:]
-        body = [("<tr class='chosen'>" if i < len(chosen) and bool(chosen.iloc[i]) else "<tr>") + r
-                for i, r in enumerate(body)]
-        text = "<tr>".join(head) + "".join(body)
+    if chosen is not None and "<tbody>" in text:  # mark the chosen row(s) of the body
+        head, body = text.split("<tbody>", 1)
+        rows = body.split("<tr>")
+        rows = [rows[0]] + [("<tr class='chosen'>" if i < len(chosen) and bool(chosen.iloc[i]) else "<tr>") + r
+                            for i, r in enumerate(rows[1:])]
+        text = head + "<tbody>" + "".join(rows)
     return f"<div class='scroll'>{text}</div>"
 
 
