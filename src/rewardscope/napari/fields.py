@@ -19,6 +19,10 @@ from rewardscope.config import field_default, make_config
 from rewardscope.units import Length
 
 
+#: The choice of an optional switch (``bool | None``) that leaves the model's default (None).
+AUTO = "auto"
+
+
 def _literal_choices(annotation: Any) -> tuple[Any, ...] | None:
     """The values of a ``Literal[...]`` annotation (also inside ``Optional``), else None."""
     if typing.get_origin(annotation) is typing.Literal:
@@ -51,6 +55,9 @@ def field_widget(model: type[BaseModel], name: str, *, choices: list[Any] | None
     default, fld = field_default(model, name)
     label = name.rpartition(".")[2]
     options = {"tooltip": fld.description or ""}
+    if default is None and bool in typing.get_args(fld.annotation):  # optional switch: auto / on / off
+        return ComboBox(name=label, label=label.replace("_", " "), choices=[AUTO, True, False], value=AUTO,
+                        tooltip=options["tooltip"])
     literal = choices or _literal_choices(fld.annotation)
     if literal:
         return ComboBox(name=label, label=label.replace("_", " "), choices=list(literal), value=default,
@@ -84,6 +91,8 @@ def config_from(model: type[BaseModel], widgets: list[Widget], **extra: Any) -> 
     values: dict[str, Any] = {}
     for w in widgets:
         value = w.value
+        if value == AUTO and isinstance(w, ComboBox) and AUTO in w.choices:
+            continue
         if isinstance(value, str):
             value = value.strip()
             if not value:

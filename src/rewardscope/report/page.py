@@ -53,11 +53,14 @@ td.k{text-align:left;font-weight:600;background:#f7f7f7}
 td.v{text-align:left}
 tr.chosen td{background:#ffe9a8;font-weight:600}
 figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
-figure img{max-width:100%;border:1px solid #ddd}
+figure img{max-width:min(100%,560px);border:1px solid #ddd}
 figcaption{font-size:.85em;color:#555}
 .scroll{overflow-x:auto}
 code{background:#f3f3f3;padding:0 .2em}
 .note{color:#666;font-size:.85em}
+.row{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}
+.row p{margin:.2em 0}
+summary{cursor:pointer;margin-top:1em}
 """
 
 
@@ -122,13 +125,18 @@ def _run_section(summary: dict[str, Any]) -> str:
     if summary.get("pixel_size_angstrom") is None and summary.get("pixel_size") is not None:
         run["pixel_size"] = summary["pixel_size"]
     parts = ["<h3>What was run</h3>", _key_values(run)]
-    config = summary.get("config")
-    if isinstance(config, dict):
-        parts += ["<h3>Parameters</h3>", _key_values(config)]
     if summary.get("warnings"):
         parts += ["<h3>Warnings</h3>", "<ul>" + "".join(f"<li>{_esc(w)}</li>" for w in summary["warnings"]) + "</ul>"]
+    return "".join(parts)
+
+
+def _details_section(summary: dict[str, Any]) -> str:
+    """Every parameter (the config) and the library versions, folded (``<details>``, no script)."""
+    parts = []
+    if isinstance(summary.get("config"), dict):
+        parts.append(f"<details open><summary><b>Parameters</b></summary>{_key_values(summary['config'])}</details>")
     if isinstance(summary.get("versions"), dict):
-        parts += ["<h3>Versions</h3>", _key_values(summary["versions"])]
+        parts.append(f"<details open><summary><b>Versions</b></summary>{_key_values(summary['versions'])}</details>")
     return "".join(parts)
 
 
@@ -140,11 +148,11 @@ def _choice_section(folder: Path, summary: dict[str, Any]) -> str:
         facts = {"selection": study.get("selection"), "sampler": study.get("sampler"),
                  "trials": summary.get("n_trials"), "points on the Pareto front": summary.get("n_pareto"),
                  "hypervolume": summary.get("hypervolume"), "hypervolume reference": summary.get("hypervolume_reference")}
-        parts += ["<h3>Chosen point</h3>", _key_values(facts)]
-        if summary.get("best_params"):
-            parts += ["<p>parameters</p>", _key_values(summary["best_params"])]
-        if summary.get("best_values"):
-            parts += ["<p>reward values (all minimised)</p>", _key_values(summary["best_values"])]
+        boxes = [("study", facts), ("parameters", summary.get("best_params") or {}),
+                 ("reward values (all minimised)", summary.get("best_values") or {})]
+        parts += ["<h3>Chosen point</h3><div class='row'>"
+                  + "".join(f"<div><p>{_esc(name)}</p>{_key_values(rows)}</div>" for name, rows in boxes if rows)
+                  + "</div>"]
     pareto = folder / "pareto.csv"
     if pareto.is_file():
         table, total = _read_table(pareto, PARETO_ROWS)
@@ -180,7 +188,7 @@ def _tables_section(folder: Path) -> str:
 def _folder_section(folder: Path, heading: str | None) -> str:
     summary = _read_summary(folder)
     body = (_run_section(summary) + _choice_section(folder, summary) + _figures_section(folder)
-            + _tables_section(folder))
+            + _tables_section(folder) + _details_section(summary))
     if not body:
         return ""
     return (f"<section><h2>{_esc(heading)}</h2>" if heading else "<section>") + body + "</section>"
