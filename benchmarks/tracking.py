@@ -1,6 +1,7 @@
 """Particle-tracking benchmark: tracks, merges and identities on simulated in-situ movies, and speed.
 
-Run: ``python benchmarks/tracking.py`` -> ``benchmarks/results/tracking.{csv,md,png}``.
+Run: ``python benchmarks/tracking.py`` -> ``benchmarks/results/tracking.{csv,md,png}`` (or in parallel
+parts: ``--select easy-1,hard-3`` and ``--select easy-2,...``, then ``--combine``).
 
 Six simulated 512 x 512 movies (rewardscope.simulate.movie) with stage drift and jumps,
 growth, Ostwald ripening and planted merges of pairs and of three particles (plus the ones
@@ -162,14 +163,28 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--movies", type=int, default=len(MOVIES))
+    parser.add_argument("--select", default="", help="comma-separated movie names: run only these and write "
+                        "tracking_part_<first>.csv (to run parts in parallel); then --combine")
+    parser.add_argument("--combine", action="store_true", help="write the tables and plot from the part files")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, frames, seed, hard in MOVIES[:args.movies]:
-            rows += run_movie(name, frames, seed, hard, Path(tmp))
-    table = pd.DataFrame(rows)
+    if args.combine:
+        parts = sorted(args.out.glob("tracking_part_*.csv"))
+        table = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+        order = {name: k for k, (name, *_) in enumerate(MOVIES)}
+        table = table.sort_values("movie", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+        for p in parts:
+            p.unlink()
+    else:
+        chosen = [m for m in MOVIES if not args.select or m[0] in args.select.split(",")]
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, frames, seed, hard in chosen:
+                rows += run_movie(name, frames, seed, hard, Path(tmp))
+        table = pd.DataFrame(rows)
+        if args.select:
+            table.to_csv(args.out / f"tracking_part_{chosen[0][0]}.csv", index=False)
+            return
     table.to_csv(args.out / "tracking.csv", index=False, float_format="%.4g")
     summary = summarize(table)
     speed = table[(table["frames"] == 200) & table["method"].str.startswith("rewardscope")]

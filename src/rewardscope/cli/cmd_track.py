@@ -15,7 +15,7 @@ from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.tracking import TrackConfig
 
 OUTPUTS = ("masks.tif (track id per pixel and frame), tracks.csv, lineage.csv, events.csv, trials.csv, "
-           "pareto.csv, drift.csv, summary.json")
+           "pareto.csv, drift.csv, summary.json, outlines.png, sizes_per_frame.png, areas.png, lineage.png, tracks.gif")
 
 
 @guard
@@ -45,10 +45,18 @@ def track(
                          trials=trials, seed=seed, max_step=max_step, max_gap_frames=max_gap_frames)
 
     def write(tmp: Path) -> Any:
+        import tifffile
+
+        from rewardscope.report.tracks import save_track_figures
+
         with progress_bar(progress) as report:
-            result = track_particles(movie, config=config, masks=masks, progress=report)
+            result = track_particles(movie, config=config, masks=masks, masks_path=tmp / "masks.tif",
+                                     progress=report)
         result.summary["input"] = str(movie)
         result.save(tmp)
+        track_ids = tifffile.memmap(tmp / "masks.tif", mode="r")
+        save_track_figures(result, tmp, masks=track_ids)
+        del track_ids
         return result
 
     result = write_outputs(out, write, inputs=[movie, masks], overwrite=overwrite)

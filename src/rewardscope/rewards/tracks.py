@@ -26,11 +26,14 @@ both score badly.
   far below the interval); one that is too tight leaves the jump; both raise it.
   Counting only events would reward finding no merges at all.
 * ``motion`` -- plausibility of the steps after drift correction against the movie's own
-  step distribution: ``mean(log(1 + (step / scale)**2))`` over all links, a step over a
-  gap of ``g`` frames divided by ``sqrt(g)`` (diffusion), ``scale`` the median distance
-  from a detection to its nearest detection in the next frame (:func:`step_scale_px`,
-  computed once per movie). A swapped identity or a link to a wrong particle is a long
-  step and raises it; breaking tracks lowers it but raises ``fragmentation``.
+  step distribution: the mean over all links of ``max(0, log(1 + (step / scale)**2) -
+  log(1 + k**2))``, a step over a gap of ``g`` frames divided by ``sqrt(g)`` (diffusion),
+  ``scale`` the median distance from a detection to its nearest detection in the next
+  frame (:func:`step_scale_px`, computed once per movie), ``k`` = ``motion_tolerance``
+  (steps up to k times the typical one are free). A swapped identity or a link to a wrong
+  particle is a long step and raises it. Ordinary steps cost nothing, so that breaking
+  a track at its longest (still plausible) steps does not pay off against
+  ``fragmentation``.
 
 Examples
 --------
@@ -40,9 +43,9 @@ Examples
 >>> lineage = pd.DataFrame({"track_id": [1], "start": [0], "end": [2], "parents": [""]})
 >>> linked = SimpleNamespace(tracks=tracks, lineage=lineage, events=pd.DataFrame(columns=["frame", "event",
 ...                          "parents", "child"]))
->>> ctx = TrackRewardContext(frame_shape=(32, 32), n_frames=3, step_scale_px=1.0, detections_per_frame=1.0)
+>>> ctx = TrackRewardContext(frame_shape=(32, 32), n_frames=3, step_scale_px=0.25, detections_per_frame=1.0)
 >>> fragmentation(linked, ctx), area_conservation(linked, ctx), round(motion(linked, ctx), 4)
-(0.0, 0.0, 0.6931)
+(0.0, 0.0, 0.5322)
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class TrackRewardContext:
     merge_area_tolerance : float
         Relative widening of the interval a merged particle's area may take (pixelated,
         blurred outlines).
+    motion_tolerance : float
+        Steps up to this many typical steps cost nothing in ``motion``.
     """
 
     frame_shape: tuple[int, int]
@@ -93,6 +98,7 @@ class TrackRewardContext:
     vanish_area_px: float = 0.0
     area_jump_tolerance: float = 0.35
     merge_area_tolerance: float = 0.15
+    motion_tolerance: float = 3.0
 
 
 def _positions(tracks: pd.DataFrame) -> list[str]:
@@ -234,11 +240,12 @@ def track_steps(tracks: pd.DataFrame) -> np.ndarray:
 
 
 def motion(linked: Any, context: TrackRewardContext) -> float:
-    """``mean(log(1 + (step / step_scale_px)**2))`` over all links (0 without links)."""
+    """Mean excess ``log(1 + (step / step_scale_px)**2)`` over ``log(1 + k**2)`` of all links (0 without links)."""
     steps = track_steps(linked.tracks)
     if steps.size == 0:
         return 0.0
-    return float(np.mean(np.log1p((steps / max(context.step_scale_px, 1e-6)) ** 2)))
+    cost = np.log1p((steps / max(context.step_scale_px, 1e-6)) ** 2) - np.log1p(context.motion_tolerance ** 2)
+    return float(np.mean(np.maximum(cost, 0.0)))
 
 
 def step_scale_px(detections: pd.DataFrame, *, floor_px: float = 0.5) -> float:

@@ -115,6 +115,15 @@ class TracksResult(Result):
     ``drift`` (with drift). Arrays: ``masks`` (frames, rows, cols), value = track id.
     """
 
+    def save(self, folder: str | Path, *, table_format: str = "csv", figures: bool = True) -> Path:
+        """Tables, ``masks.tif`` (when kept), ``summary.json`` and the figures of :mod:`rewardscope.report.tracks`."""
+        folder = super().save(folder, table_format=table_format)
+        if figures and "masks" in self.arrays and self.extras.get("stack") is not None:
+            from rewardscope.report.tracks import save_track_figures
+
+            save_track_figures(self, folder)
+        return folder
+
     @property
     def tracks(self) -> pd.DataFrame:
         """One row per particle per frame."""
