@@ -116,6 +116,21 @@ def test_atoms_widget_finds_the_true_columns_with_properties_and_scale(make_napa
     assert score.f1 >= 0.95, score
 
 
+def test_atoms_widget_runs_the_shipped_dcnn_with_per_atom_uncertainty(make_napari_viewer, qtbot, haadf):
+    from rewardscope.napari.widgets import AtomsWidget
+
+    viewer = _viewer_with_image(make_napari_viewer, haadf.image, haadf.pixel_size)  # no lattice: the network alone
+    widget = AtomsWidget(viewer)
+    _field(widget, "method").value = "dcnn"
+    _field(widget, "ensemble").value = 4
+    _run(qtbot, widget)
+    assert widget.error is None, widget.status.value
+    points = viewer.layers["atoms"]
+    assert "uncertainty_px" in points.features and (points.features["uncertainty_px"] >= 0).all()
+    score = score_atoms(pd.DataFrame({"x": points.data[:, 1], "y": points.data[:, 0]}), haadf)
+    assert score.f1 >= 0.95, score
+
+
 def test_pareto_click_shows_that_trials_atoms_and_classify_colours_by_class(make_napari_viewer, qtbot):
     from matplotlib.backend_bases import MouseEvent
 

@@ -311,6 +311,8 @@ class AtomsWidget(AnalysisWidget):
         from rewardscope.workflows.atoms import find_atoms
 
         image = self.frame(layer)
+        if config.method == "dcnn" and config.lattice is None and config.cif is None:
+            return self._dcnn_alone(image, config)
 
         def run(progress: Callable[..., None]) -> Any:
             with keeping_state():  # the Pareto widget re-runs trials on the kept scale space
@@ -318,15 +320,30 @@ class AtomsWidget(AnalysisWidget):
 
         return run
 
+    @staticmethod
+    def _dcnn_alone(image: np.ndarray, config: Any) -> Callable[[Callable[..., None]], Any]:
+        """``method="dcnn"`` without a lattice: the network alone (no rewards, no study), as the CLI does."""
+        from rewardscope.detect.dcnn import find_atoms_dcnn
+        from rewardscope.result import Result
+
+        def run(progress: Callable[..., None]) -> Any:
+            found = find_atoms_dcnn(image, pixel_size=config.pixel_size, ensemble=config.ensemble, progress=progress)
+            return Result(tables={"atoms": found.atoms}, image=image, pixel_size=config.pixel_size,
+                          summary={"method": "dcnn", "n_atoms": int(len(found.atoms)), "n_expected": float("nan")})
+
+        return run
+
     def show(self, result: Any, layer: Any) -> None:
         self.layer = layer
-        self.atoms_layer = self.show_points(result.atoms, layer, "atoms")
+        self.atoms_layer = self.show_points(result["atoms"], layer, "atoms")
         study = result.extras.get("study")
         if study is not None:
             self.show_study(study, self.show_trial, f"atoms: {result.summary['n_atoms']} (expected "
                                                     f"{result.summary['n_expected']:.0f})")
 
     def describe(self, result: Any) -> str:
+        if result.summary.get("method") == "dcnn" and "study" not in result.extras:
+            return f"{result.summary['n_atoms']} atoms (DCNN, no lattice: no rewards)"
         return f"{result.summary['n_atoms']} atoms (expected {result.summary['n_expected']:.0f})"
 
     def show_trial(self, params: dict[str, Any]) -> pd.DataFrame:
