@@ -261,7 +261,8 @@ class WindowOutcome:
     ----------
     window : Window
     status : str
-        ``optimized``, ``borrowed`` (ran at a neighbour's parameters) or ``too_few`` (to borrow).
+        ``optimized``, ``borrowed`` (ran at a neighbour's parameters), ``too_few`` (to borrow) or
+        ``unjudged`` (too few columns and no good window to borrow from: its own result, with a warning).
     params, values : dict
         The chosen parameters and their reward values.
     warm : list of dict
@@ -600,9 +601,13 @@ def sliding_atoms(inp: Input, config: AtomsConfig, *, crystal: Any, factory: Cal
             for w in grid:
                 if done[w.index].status == "too_few":
                     donor = _nearest_good(w, done)
-                    if donor is None:
-                        raise ParameterError("no window has enough columns for its rewards; check the image, "
-                                             "the lattice and the pixel size, or use a larger --window")
+                    if donor is None:  # nobody to borrow from: keep what the window found, and say so
+                        kept = done[w.index]
+                        kept.status = "unjudged"
+                        kept.warnings.append(f"window {w.index}: too few columns for its rewards and no "
+                                             "neighbour with enough to borrow parameters from")
+                        advance()
+                        continue
                     borrow.append(engine.submit(borrow_window, job(w), donor))
             for _, outcome in engine.as_completed(borrow):
                 done[outcome.window.index] = outcome
