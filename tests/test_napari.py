@@ -205,6 +205,26 @@ def test_a_bad_option_or_input_is_one_status_line_not_a_crash(make_napari_viewer
     assert "\n" not in widget.status.value and "atoms" not in viewer.layers
 
 
+def test_amorphous_widget_gives_a_mask_layer_and_per_atom_probabilities(make_napari_viewer, qtbot):
+    from rewardscope.metrics import mask_iou as iou
+    from rewardscope.napari.widgets import AmorphousWidget
+
+    sim = simulate_haadf("ybco-100", size=128, pixel_size="0.35A", noise=0.1, amorphous_fraction=0.3, seed=0)
+    viewer = _viewer_with_image(make_napari_viewer, sim.image, sim.pixel_size)
+    viewer.add_points(sim.truth[["y", "x"]].to_numpy(), name="true atoms", scale=(0.035, 0.035))
+    widget = AmorphousWidget(viewer)
+    widget.reset_choices()
+    widget.atoms.value = viewer.layers["true atoms"]
+    _field(widget, "trials").value = 20
+    result = _run(qtbot, widget)
+    assert widget.error is None, widget.status.value
+    mask = viewer.layers["amorphous"].data
+    np.testing.assert_array_equal(mask, result.mask)
+    assert iou(mask > 0, sim.amorphous_mask) >= 0.5
+    points = viewer.layers["atoms (amorphous)"]
+    assert len(points.data) == len(sim.truth) and points.features["amorphous_probability"].between(0, 1).all()
+
+
 # --------------------------------------------------------------------------- particles, drift, tracks
 
 
