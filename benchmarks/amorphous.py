@@ -41,7 +41,8 @@ def crystal_accuracy(labels: np.ndarray, xy: np.ndarray, sim: object) -> tuple[f
 def one_image(i: int, fraction: float, noise: float, trials: int) -> dict:
     sim = simulate_haadf("ybco-100", amorphous_fraction=fraction, noise=noise, seed=100 + i)
     t0 = time.perf_counter()
-    atoms = find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=100, seed=i).atoms
+    atoms = find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=100, seed=i,
+                       lattice_prior=False).atoms  # amorphous patches: not one crystal
     t1 = time.perf_counter()
     res = map_amorphous(sim.image, atoms=atoms, pixel_size=sim.pixel_size, trials=trials, seed=i)
     t2 = time.perf_counter()
@@ -117,7 +118,8 @@ def main() -> None:
     last = rows[-1]
     sim = simulate_haadf("ybco-100", amorphous_fraction=last["amorphous_fraction"], noise=last["noise"],
                          seed=100 + last["image"])
-    atoms = find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=100, seed=last["image"]).atoms
+    atoms = find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=100, seed=last["image"],
+                       lattice_prior=False).atoms
     res = map_amorphous(sim.image, atoms=atoms, pixel_size=sim.pixel_size, trials=args.trials, seed=last["image"])
     plot(df, (sim, res.mask), RESULTS / "amorphous.png")
     print(text)

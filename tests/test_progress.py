@@ -189,7 +189,7 @@ def test_atoms_cli_logs_every_stage_in_order_when_not_a_terminal(tmp_path):
     assert rc == 0, lines
     stages = [LINE.match(line).group("stage") for line in lines if LINE.match(line)]
     order = list(dict.fromkeys(stages))
-    assert order[:4] == ["LoG scale space", "LoG candidates", "optimizing (tpe)", "Gaussian refinement"]
+    assert order[:4] == ["LoG scale space", "LoG candidates", "optimizing (tpe)", "lattice prior"]  # the default
     trial_lines = [line for line in lines if re.search(r"optimizing \(tpe\): \d+/100 trials", line)]
     assert len(trial_lines) >= 10 and "100/100 trials (100 %)" in trial_lines[-1]
     assert any("optimizing (tpe): started, 100 trials" in line for line in lines)

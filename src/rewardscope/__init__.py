@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 from rewardscope.errors import InputError, RewardscopeError
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it (imported on first access).
 _PUBLIC: dict[str, str] = {
     "find_atoms": "rewardscope.workflows.atoms",
+    "find_atoms_batch": "rewardscope.workflows.atoms",
     "classify_atoms": "rewardscope.workflows.classify",
     "map_amorphous": "rewardscope.workflows.amorphous",
     "segment_image": "rewardscope.workflows.particles",
@@ -54,14 +56,31 @@ _PUBLIC: dict[str, str] = {
 __all__ = [*_PUBLIC, "InputError", "Length", "RewardscopeError", "__version__", "parse_length"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first access and cache the name here."""
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'rewardscope' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
+def lazy_names(package: str, names: dict[str, str]) -> tuple[Any, Any]:
+    """``__getattr__`` and ``__dir__`` (PEP 562) for a package whose public names load on first access.
+
+    ``names`` maps each name to the module defining it; a name is imported when first used
+    and then cached in the package, so importing the package itself stays light (the
+    sub-packages ``io``, ``detect``, ``rewards``, ``optimize`` and this one use it).
+
+    Examples
+    --------
+    >>> get, names = lazy_names("rewardscope", {"Length": "rewardscope.units"})
+    >>> get("Length").__name__, "Length" in names()
+    ('Length', True)
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(names[name]), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*vars(sys.modules[package]), *names})
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_PUBLIC})
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

@@ -7,7 +7,9 @@ thousands of points.
 The one rule for atomic columns (:func:`score_atoms`): detections and true columns are
 matched one-to-one within :data:`MATCH_TOLERANCE_NN` x the crystal's smallest ideal
 column distance, and a border of ``margin_px`` is ignored (:func:`score_detections`):
-columns cut by the frame edge are ambiguous (half a probe visible). Points are matched
+columns cut by the frame edge are ambiguous (half a probe visible). ``margin_nn=1`` sets the
+border to one smallest ideal column distance instead, as a user judging the interior would
+(the benchmarks score so). Points are matched
 over the whole image first; then a matched pair counts when its *true* column lies
 inside the margin, an unmatched true column counts as a miss when inside, and an
 unmatched detection counts as a false positive when inside, so a detection just inside
@@ -186,7 +188,7 @@ def atom_tolerance_px(crystal: Any, pixel_size: Any) -> float:
 
 
 def score_atoms(predicted: Any, truth: Any, *, shape: tuple[int, int] | None = None, crystal: Any = None,
-                pixel_size: Any = None, margin_px: float = MARGIN_PX) -> PointMatch:
+                pixel_size: Any = None, margin_px: float = MARGIN_PX, margin_nn: float | None = None) -> PointMatch:
     """Score detected columns against true columns with the one rule of this module.
 
     Parameters
@@ -204,6 +206,9 @@ def score_atoms(predicted: Any, truth: Any, *, shape: tuple[int, int] | None = N
         Pixel size of the image.
     margin_px : float
         Border ignored, pixels.
+    margin_nn : float, optional
+        Border ignored in units of the crystal's smallest ideal column distance; replaces
+        ``margin_px`` (``margin_nn=1``: one nearest-neighbour distance).
 
     Returns
     -------
@@ -213,8 +218,10 @@ def score_atoms(predicted: Any, truth: Any, *, shape: tuple[int, int] | None = N
     --------
     >>> from rewardscope.physics import get_lattice
     >>> xtal = get_lattice("srtio3-001")
-    >>> t = np.array([[10.0, 10.0], [20.0, 20.0]])
-    >>> score_atoms(t + 0.1, t, shape=(32, 32), crystal=xtal, pixel_size="0.35A").f1
+    >>> t = np.array([[10.0, 10.0], [20.0, 20.0], [3.0, 20.0]])
+    >>> score_atoms(t[:2] + 0.1, t, shape=(32, 32), crystal=xtal, pixel_size="0.35A").fn
+    1
+    >>> score_atoms(t[:2] + 0.1, t, shape=(32, 32), crystal=xtal, pixel_size="0.35A", margin_nn=1).f1
     1.0
     """
     if hasattr(truth, "positions"):  # a simulation carries its own frame, crystal and calibration
@@ -224,6 +231,8 @@ def score_atoms(predicted: Any, truth: Any, *, shape: tuple[int, int] | None = N
         truth = truth.positions
     if shape is None or crystal is None or pixel_size is None:
         raise TypeError("score_atoms needs shape, crystal and pixel_size (or a simulation as truth)")
+    if margin_nn is not None:
+        margin_px = margin_nn * crystal.min_nn_distance_angstrom / parse_length(pixel_size).angstrom
     return score_detections(_xy(predicted), _xy(truth), shape=tuple(shape),
                             tolerance_px=atom_tolerance_px(crystal, pixel_size), margin_px=margin_px)
 

@@ -110,7 +110,8 @@ def _logstar_image(cfg: NoiseBenchConfig, level: float, i: int, sim: Any, oracle
     """LoG* on one image, scored against the truth and against the DCNN (``oracle``); returns its study."""
     from rewardscope.workflows.atoms import find_atoms
 
-    res = find_atoms(sim.image, lattice=cfg.lattice, pixel_size=cfg.pixel_size, trials=cfg.trials, seed=i)
+    res = find_atoms(sim.image, lattice=cfg.lattice, pixel_size=cfg.pixel_size, trials=cfg.trials, seed=i,
+                     lattice_prior=False)  # LoG* as in the paper
     vs_oracle = score_atoms(res.atoms, oracle.atoms, shape=sim.image.shape, crystal=sim.crystal,
                             pixel_size=sim.pixel_size)
     rows.append({"method": "log-star", "noise": level, "image": i, "n_true": len(sim.truth),

@@ -115,7 +115,7 @@ def _time_logstar(cfg: SpeedBenchConfig, tiles: list[SimpleNamespace], record: R
     """Full LoG*, LoG* warm-started from the previous tile's result, and plain LoG, per tile."""
     from rewardscope.workflows.atoms import find_atoms
 
-    common = dict(lattice=cfg.lattice, pixel_size=cfg.pixel_size)
+    common = dict(lattice=cfg.lattice, pixel_size=cfg.pixel_size, lattice_prior=False)  # LoG* as in the paper
     previous = None
     for i, tile in enumerate(tiles):
         t = time.perf_counter()

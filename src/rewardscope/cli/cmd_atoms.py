@@ -1,7 +1,10 @@
-"""``rewardscope atoms IMAGE --out DIR``: reward-driven atom finding (LoG*, plain LoG, DCNN).
+"""``rewardscope atoms IMAGE... --out DIR``: reward-driven atom finding (LoG*, plain LoG, DCNN).
 
 The flags build one :class:`~rewardscope.workflows.atoms.AtomsConfig` (its fields give
 every default and help text); the command calls the API with it and saves the result.
+Several images run in one process (:func:`~rewardscope.workflows.atoms.find_atoms_batch`:
+each warm-started from the previous one) into one subfolder each of DIR, plus
+``summary.csv`` with one row per image.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from rewardscope.workflows.atoms_base import AtomsConfig
 
 @guard
 def atoms(
-    image: Path = typer.Argument(..., help="HAADF-STEM image (.tif, .dm4, .emd, .npy, ...)."),
-    out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, trials.csv, pareto.csv, summary.json, overlay.png, pareto.png."),
+    images: list[Path] = typer.Argument(..., help="HAADF-STEM image(s) (.tif, .dm4, .emd, .npy, ...). Several: one "
+                                        "process, each warm-started from the previous one, one subfolder each."),
+    out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, trials.csv, pareto.csv, summary.json, overlay.png, pareto.png (several images: one subfolder each and summary.csv)."),
     overwrite: bool = overwrite_option(),
     lattice: str | None = option(AtomsConfig, "lattice"),
     cif: str | None = option(AtomsConfig, "cif"),
@@ -35,6 +39,7 @@ def atoms(
     signal: int | None = signal_option(),
     method: str = option(AtomsConfig, "method"),
     trials: int = option(StudySettings, "trials"),
+    warm_trials: int = option(AtomsConfig, "warm_trials"),
     sampler: str = option(StudySettings, "sampler"),
     selection: str = option(StudySettings, "selection", "--selection", "--select"),
     seed: int = option(StudySettings, "seed"),
@@ -55,14 +60,19 @@ def atoms(
     progress: bool = progress_option(),
 ) -> None:
     """Find atomic columns in IMAGE; LoG* tunes the LoG parameters by multi-objective Bayesian optimization."""
-    inputs = [image, cif, storage_file(storage)]
+    inputs = [*images, cif, storage_file(storage)]
     check_output_path(out, inputs=inputs, overwrite=overwrite)
     cfg = make_config(AtomsConfig, lattice=lattice, cif=cif, zone=zone, pixel_size=pixel_size, method=method,
                       trials=trials, sampler=sampler, selection=selection, seed=seed, n_expected=n_expected,
                       ensemble=ensemble, er_factor=er_factor, lattice_prior=lattice_prior,
                       displacement_sigma=displacement_sigma, vacancy_prior=vacancy_prior, storage=storage,
-                      study_name=study_name, strict=strict)
+                      study_name=study_name, strict=strict, warm_trials=warm_trials)
     windows = window_settings(window, overlap, scheduler, workers)
+    if len(images) > 1:
+        _batch(images, out, cfg, signal=signal, inputs=inputs, overwrite=overwrite, progress=progress,
+               single_only={"--window": windows, "--oracle": oracle, "--storage": storage})
+        return
+    image = images[0]
     from rewardscope.io.load import load_input
 
     inp = load_input(image, cfg.pixel_size, signal=signal)
@@ -101,6 +111,61 @@ def save_atoms(result: Any, folder: Path, *, title: str | None = None) -> None:
     plot_atoms(result.image, result.atoms, path=folder / "overlay.png",
                title=title or f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f})", pixel_size=result.pixel_size)
     plot_pareto(result.study, path=folder / "pareto.png")
+
+
+def _batch(images: list[Path], out: Path, cfg: AtomsConfig, *, signal: int | None, inputs: list[Any],
+           overwrite: bool, progress: bool, single_only: dict[str, Any]) -> None:
+    """Several images in one process: a subfolder per image (its stem) and ``summary.csv``."""
+    from rewardscope.errors import ParameterError
+
+    given = [flag for flag, value in single_only.items() if value is not None]
+    if given:
+        raise ParameterError(f"{', '.join(given)} takes one IMAGE, got {len(images)}")
+    if cfg.lattice is None and cfg.cif is None:
+        raise ParameterError("several images need a lattice: pass --lattice NAME or --cif FILE --zone U V W")
+    from rewardscope.io.load import load_input
+    from rewardscope.io.write import write_table
+    from rewardscope.workflows.atoms import find_atoms_batch
+
+    names = _subfolders(images)
+
+    def write(tmp: Path) -> None:
+        rows = []
+        sources = (load_input(path, cfg.pixel_size, signal=signal) for path in images)
+        with print_warnings():
+            for path, name, result in zip(images, names, find_atoms_batch(sources, config=cfg, progress=progress),
+                                          strict=True):
+                result.summary["input"] = str(path)
+                save_atoms(result, tmp / name)
+                s = result.summary
+                rows.append({"file": str(path), "folder": name, "n_atoms": s["n_atoms"],
+                             "n_expected": round(s["n_expected"], 2), **s["best_values"],
+                             "trials": s["n_trials"], "warm_started": s["warm_started"],
+                             "seconds": round(s["seconds"]["total"], 3), "warnings": len(s["warnings"])})
+                console.print(f"{name}: {s['n_atoms']} atoms (expected {s['n_expected']:.0f}), "
+                              f"{s['n_trials']} trials, {s['seconds']['total']:.2f} s")
+        import pandas as pd
+
+        write_table(tmp / "summary.csv", pd.DataFrame(rows))
+
+    write_outputs(out, write, inputs=inputs, overwrite=overwrite)
+
+
+def _subfolders(paths: list[Path]) -> list[str]:
+    """One folder name per input: its stem, with ``-2``, ``-3``, ... when stems repeat.
+
+    Examples
+    --------
+    >>> _subfolders([Path("a/f.tif"), Path("b/f.tif"), Path("g.npy")])
+    ['f', 'f-2', 'g']
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for p in paths:
+        stem = p.stem or "image"
+        seen[stem] = seen.get(stem, 0) + 1
+        out.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return out
 
 
 def _print_summary(s: dict[str, Any]) -> None:

@@ -40,7 +40,8 @@ def _atoms() -> object:
     from rewardscope.workflows.atoms import find_atoms
 
     sim = _haadf()
-    return find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=200, seed=0, progress=True)
+    return find_atoms(sim.image, lattice="ybco-100", pixel_size=sim.pixel_size, trials=200, seed=0,
+                      lattice_prior=False, progress=True)  # amorphous patches: not one crystal
 
 
 def _atoms_step(folder: Path) -> str:

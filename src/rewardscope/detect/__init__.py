@@ -10,10 +10,28 @@ Examples
 [[12.0, 18.0]]
 """
 
-from rewardscope.detect.lattice import LatticeFit, apply_lattice_prior, fit_lattice
-from rewardscope.detect.log import (BLOB_COLUMNS, ScaleSpace, disk_overlap, find_blobs, log_blobs,
-                                    prepare_scale_space, prune_overlapping, scale_image, sigma_grid)
-from rewardscope.detect.refine import fit_gaussians, parabolic_offsets, refine_peaks
+from __future__ import annotations
+
+from rewardscope import lazy_names
+
+#: Public name -> the module that defines it (imported on first access: importing the package is light).
+_NAMES: dict[str, str] = {
+    "LatticeFit": "rewardscope.detect.lattice",
+    "apply_lattice_prior": "rewardscope.detect.lattice",
+    "fit_lattice": "rewardscope.detect.lattice",
+    "BLOB_COLUMNS": "rewardscope.detect.log",
+    "ScaleSpace": "rewardscope.detect.log",
+    "disk_overlap": "rewardscope.detect.log",
+    "find_blobs": "rewardscope.detect.log",
+    "log_blobs": "rewardscope.detect.log",
+    "prepare_scale_space": "rewardscope.detect.log",
+    "prune_overlapping": "rewardscope.detect.log",
+    "scale_image": "rewardscope.detect.log",
+    "sigma_grid": "rewardscope.detect.log",
+    "fit_gaussians": "rewardscope.detect.refine",
+    "parabolic_offsets": "rewardscope.detect.refine",
+    "refine_peaks": "rewardscope.detect.refine",
+}
 
 __all__ = [
     "BLOB_COLUMNS", "LatticeFit", "ScaleSpace", "apply_lattice_prior", "disk_overlap", "find_blobs", "fit_gaussians",
@@ -21,3 +39,5 @@ __all__ = [
     "parabolic_offsets", "prepare_scale_space", "prune_overlapping", "refine_peaks", "scale_image",
     "sigma_grid",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -18,6 +18,16 @@ split blob_log in two:
   (the 3 x 3 x 3 footprint blob_log uses), the threshold is a comparison, and
   overlapping blobs are pruned.
 
+**The frame edge.** The LoG is taken with the half-sample reflecting boundary (what the DCT
+implies, and ``scipy.ndimage``'s ``"reflect"``): it adds no step at the edge, so it invents
+no edge ridge. Its one artefact is on the mirror axis: a column beyond the frame, or one cut
+in half, merges with its mirror image into a maximum on the outermost pixel row or column,
+whose sub-pixel centre is the mirror axis itself (half a pixel outside the pixel centres).
+Such a maximum measures no centre inside the image, so it is never a candidate: every
+candidate lies at least one pixel inside the frame. (Columns within about a pixel of the
+edge are lost with them; the rewards give the frame's edge zone little weight anyway,
+:mod:`rewardscope.rewards.atoms`.)
+
 Differences to blob_log, all deliberate: sigmas are the cached levels nearest the
 requested ones (the grid ratio bounds the error: 1.05 gives < 2.5 %); overlap pruning is
 order-independent (a blob is dropped when a larger-sigma blob, or an equal-sigma blob
@@ -63,7 +73,8 @@ class ScaleSpace:
     candidates : list of (numpy.ndarray, ...)
         Per level: flat indices, responses, and sub-pixel x and y (parabolic fit on that
         level, done once here rather than in every trial) of its in-plane local maxima
-        above ``floor``.
+        above ``floor``, off the outermost pixel rows and columns (mirror-axis maxima of
+        the reflecting boundary, see the module docstring).
     floor : float
         Lowest threshold the candidates support.
     smoothed : numpy.ndarray, shape (rows, cols)
@@ -168,10 +179,12 @@ def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float =
     response = scale_normalized_log(scaled, grid, progress=report)
     local_max = np.empty_like(response)
     candidates = []
+    interior = np.zeros(scaled.shape, bool)
+    interior[1:-1, 1:-1] = True  # maxima on the outermost rows/columns sit on the mirror axis: no centre inside
     advance = start_stage(report, "LoG candidates", total=len(grid), unit="levels")
     for i in range(len(grid)):
         max3x3(response[i], out=local_max[i])
-        flat = np.flatnonzero((response[i] >= local_max[i]) & (response[i] > floor))
+        flat = np.flatnonzero((response[i] >= local_max[i]) & (response[i] > floor) & interior)
         rows, cols = np.unravel_index(flat, scaled.shape)
         x, y = refine_peaks(np.zeros(len(flat), int), rows, cols, response[i][None])
         candidates.append((flat, response[i].ravel()[flat], x, y))

@@ -11,13 +11,29 @@ Examples
 ((64, 64), Length(value=0.035, unit='nm'))
 """
 
-from rewardscope.io.lazy import LazyStack, open_stack, write_stack  # noqa: F401  (lazy movie access)
-from rewardscope.io.output import OutputDir
-from rewardscope.io.read import ImageData, read_image
-from rewardscope.io.validate import as_image, as_stack
-from rewardscope.io.write import TiffStackWriter, write_json, write_table, write_tiff
+from __future__ import annotations
+
+from rewardscope import lazy_names
+
+#: Public name -> the module that defines it (imported on first access: importing the package is light).
+_NAMES: dict[str, str] = {
+    "LazyStack": "rewardscope.io.lazy",
+    "open_stack": "rewardscope.io.lazy",
+    "write_stack": "rewardscope.io.lazy",
+    "OutputDir": "rewardscope.io.output",
+    "ImageData": "rewardscope.io.read",
+    "read_image": "rewardscope.io.read",
+    "as_image": "rewardscope.io.validate",
+    "as_stack": "rewardscope.io.validate",
+    "TiffStackWriter": "rewardscope.io.write",
+    "write_json": "rewardscope.io.write",
+    "write_table": "rewardscope.io.write",
+    "write_tiff": "rewardscope.io.write",
+}
 
 __all__ = [
     "ImageData", "OutputDir", "TiffStackWriter", "as_image", "as_stack", "read_image",
     "write_json", "write_table", "write_tiff",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

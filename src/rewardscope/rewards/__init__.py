@@ -7,10 +7,26 @@ Examples
 ['er', 'qc']
 """
 
-from rewardscope.rewards.atoms import (ATOM_REWARDS, ER_FACTOR, AtomReward, AtomRewardContext, error_rate,
-                                       knn_sums, quantity_error)
-from rewardscope.rewards.particles import (FOREGROUND_REWARDS, SPLIT_REWARDS,  # noqa: F401
-                                           ParticleRewardContext)
+from __future__ import annotations
 
-__all__ = ["ATOM_REWARDS", "ER_FACTOR", "AtomReward", "AtomRewardContext", "error_rate", "knn_sums",
+from rewardscope import lazy_names
+
+#: Public name -> the module that defines it (imported on first access: importing the package is light).
+_NAMES: dict[str, str] = {
+    "ATOM_REWARDS": "rewardscope.rewards.atoms",
+    "ER_FACTOR": "rewardscope.rewards.atoms",
+    "AtomReward": "rewardscope.rewards.atoms",
+    "AtomRewardContext": "rewardscope.rewards.atoms",
+    "edge_weights": "rewardscope.rewards.atoms",
+    "error_rate": "rewardscope.rewards.atoms",
+    "knn_sums": "rewardscope.rewards.atoms",
+    "quantity_error": "rewardscope.rewards.atoms",
+    "FOREGROUND_REWARDS": "rewardscope.rewards.particles",
+    "SPLIT_REWARDS": "rewardscope.rewards.particles",
+    "ParticleRewardContext": "rewardscope.rewards.particles",
+}
+
+__all__ = ["ATOM_REWARDS", "ER_FACTOR", "AtomReward", "AtomRewardContext", "edge_weights", "error_rate", "knn_sums",
            "quantity_error"]
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

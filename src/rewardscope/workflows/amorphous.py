@@ -97,6 +97,7 @@ class AmorphousState:
     deviation: np.ndarray
     patches: np.ndarray
     builder: MaskBuilder
+    inside: np.ndarray  # per patch pixel: does it lie inside the image (patches of atoms near the edge are cut)
     cache: dict  # features by patch side, probabilities by (side, covariance type)
 
 
@@ -151,22 +152,56 @@ def order_features(state: AmorphousState, side: int) -> np.ndarray:
         return state.cache[side]
     pts = centre_crop(state.patches, side).astype(float) * gaussian_taper(side)
     flat = pts.reshape(len(pts), -1)
-    flat = flat - flat.mean(axis=1, keepdims=True)
+    inside = centre_crop(state.inside, side).reshape(len(pts), -1).astype(float)
+    whole = inside.all(axis=1)
     corr = np.zeros(len(flat))
     amp = np.zeros(len(flat))
     for k in np.unique(state.classes):
         sel = state.classes == k
         ref_set = sel & state.ordered if (sel & state.ordered).any() else sel
-        ref = np.median(flat[ref_set], axis=0)
-        ref = ref - ref.mean()
-        dot = flat[sel] @ ref
-        norm = float(ref @ ref) or 1.0
-        corr[sel] = dot / (np.linalg.norm(flat[sel], axis=1) * np.sqrt(norm) + 1e-12)
-        amp[sel] = dot / norm
+        ref_set = ref_set & whole if (ref_set & whole).any() else ref_set  # references from uncut patches
+        ref = np.median(flat[ref_set] - flat[ref_set].mean(axis=1, keepdims=True), axis=0)
+        corr[sel], amp[sel] = _masked_match(flat[sel], inside[sel], ref)
     dev = neighbourhood_mean(state.xy, state.deviation, radius=side / 2.0)
     feats = np.column_stack([1.0 - corr, dev, amp])
     state.cache[side] = feats
     return feats
+
+
+def patch_inside(shape: tuple[int, int], xy: np.ndarray, *, side: int) -> np.ndarray:
+    """Which pixels of each atom's patch (as :func:`extract_patches` samples it) lie inside the image.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n, side, side)
+
+    Examples
+    --------
+    >>> patch_inside((10, 10), np.array([[0.0, 5.0]]), side=3)[0].astype(int).tolist()
+    [[0, 1, 1], [0, 1, 1], [0, 1, 1]]
+    """
+    off = np.arange(side) - (side - 1) / 2.0
+    rows = xy[:, 1][:, None, None] + off[None, :, None]
+    cols = xy[:, 0][:, None, None] + off[None, None, :]
+    return (rows >= 0) & (rows <= shape[0] - 1) & (cols >= 0) & (cols <= shape[1] - 1)
+
+
+def _masked_match(x: np.ndarray, inside: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation and amplitude (regression slope) of each patch against ``ref`` over its pixels inside the image.
+
+    A patch cut by the frame edge is compared on the part that exists (means removed over
+    that part), so being near the edge does not look like disorder; for an uncut patch this
+    is the plain correlation and ``x . ref / |ref|^2`` of mean-free vectors.
+    """
+    xm = x * inside
+    n = np.maximum(inside.sum(axis=1), 1.0)
+    sx, sr = xm.sum(axis=1), inside @ ref
+    cov = xm @ ref - sx * sr / n
+    var_x = (xm * x).sum(axis=1) - sx * sx / n
+    var_r = inside @ (ref * ref) - sr * sr / n
+    corr = cov / (np.sqrt(np.clip(var_x * var_r, 0, None)) + 1e-12)
+    amp = cov / np.where(var_r > 0, var_r, 1.0)
+    return corr, amp
 
 
 def amorphous_probability(features: np.ndarray, *, covariance_type: str, seed: int = 0) -> np.ndarray:
@@ -266,7 +301,8 @@ class AmorphousWorkflow(Workflow):
         advance()
         return AmorphousState(shape=image.shape, atoms=table, xy=xy, nn_px=nn, pixel_size=ps, classes=classes,
                               ordered=ordered, deviation=deviation, patches=patches,
-                              builder=MaskBuilder(image.shape, xy), cache={})
+                              builder=MaskBuilder(image.shape, xy), cache={},
+                              inside=patch_inside(image.shape, xy, side=patches.shape[-1]))
 
     def _pixel_size(self) -> Length:
         if self.pixel_size is None:
@@ -281,7 +317,7 @@ class AmorphousWorkflow(Workflow):
         from rewardscope.workflows.atoms import find_atoms
 
         found = find_atoms(image, lattice=self.config.lattice, pixel_size=pixel_size, trials=self.config.atom_trials,
-                           seed=self.config.study.seed, progress=progress)
+                           seed=self.config.study.seed, lattice_prior=False, progress=progress)  # keep disordered atoms
         return found.atoms.reset_index(drop=True)
 
     def run(self, state: AmorphousState, params: dict[str, Any]) -> AmorphousOutput:

@@ -30,7 +30,7 @@ Modules below this one import nothing from it: ``atoms_base`` <- ``atoms_log``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import pandas as pd
@@ -277,6 +277,48 @@ def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", config: AtomsCon
     return res
 
 
+def find_atoms_batch(images: Iterable[Any], *, config: AtomsConfig | None = None, lattice: Any = None,
+                     pixel_size: str | Length | None = None, rewards: Mapping[str, AtomReward] | None = None,
+                     progress: ProgressArg = False, **overrides: Any) -> Iterator[AtomsResult]:
+    """:func:`find_atoms` on many images in one process, each warm-started from the previous one.
+
+    The first image gets the config's ``study.trials``; every later one ``warm_trials``
+    trials, the first of which are the previous result's Pareto set (a movie's frames, a
+    series of tiles: the parameters change little from one image to the next). The crystal
+    is resolved once. Results are yielded one by one, so a long series is not held in memory.
+
+    Parameters
+    ----------
+    images : iterable of images, paths, ImageData or Input
+        Anything :func:`find_atoms` takes, one per item.
+    config, lattice, pixel_size, rewards, progress, **overrides
+        As for :func:`find_atoms`.
+
+    Yields
+    ------
+    AtomsResult
+        One per image, in order; ``summary["warm_started"]`` says whether it started from the previous one.
+
+    Examples
+    --------
+    >>> from rewardscope.simulate import simulate_haadf
+    >>> frames = [simulate_haadf("srtio3-001", size=64, noise=0.05, seed=s).image for s in (0, 1)]
+    >>> runs = list(find_atoms_batch(frames, lattice="srtio3-001", pixel_size="0.35A", trials=20, warm_trials=8))
+    >>> [len(r.trials) for r in runs], [r.summary["warm_started"] for r in runs]
+    ([20, 8], [False, True])
+    """
+    cfg = atoms_config(config, lattice=lattice, pixel_size=pixel_size, **overrides)
+    crystal = resolve_crystal(cfg, None if isinstance(lattice, str) else lattice)
+    warm_cfg = make_config(AtomsConfig, cfg, trials=cfg.warm_trials)
+    previous: AtomsResult | None = None
+    for image in images:
+        res = find_atoms(image, config=cfg if previous is None else warm_cfg, lattice=crystal, rewards=rewards,
+                         warm_start=previous, progress=progress)
+        res.summary["warm_started"] = previous is not None
+        previous = res
+        yield res
+
+
 def _warm_start_sets(warm: Any, names: Sequence[str]) -> list[dict[str, Any]] | None:
     """Parameter sets (dicts) from a list, a table with a column per parameter ``names``, or a result's Pareto set."""
     if warm is None:
@@ -294,4 +336,4 @@ def _warm_start_sets(warm: Any, names: Sequence[str]) -> list[dict[str, Any]] | 
 
 
 __all__ = ["AtomMethod", "AtomsConfig", "AtomsResult", "atom_method", "atom_methods", "atoms_config", "find_atoms",
-           "find_atoms_with_oracle", "register_atom_method", "resolve_crystal"]
+           "find_atoms_batch", "find_atoms_with_oracle", "register_atom_method", "resolve_crystal"]

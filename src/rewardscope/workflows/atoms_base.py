@@ -30,7 +30,7 @@ from rewardscope.optimize import StudyResult
 from rewardscope.optimize.settings import StudySettings
 from rewardscope.progress import ProgressCallback, silent, start_stage
 from rewardscope.result import Result
-from rewardscope.rewards.atoms import ATOM_REWARDS, ER_FACTOR, AtomReward, AtomRewardContext
+from rewardscope.rewards.atoms import ATOM_REWARDS, ER_FACTOR, AtomReward, AtomRewardContext, atom_weights
 from rewardscope.units import Length, LengthValue, parse_length
 from rewardscope.workflows.base import Workflow
 from rewardscope.workflows.plausibility import (Checks, cell_size_problem, cell_size_px, count_problem, order_problem,
@@ -93,9 +93,11 @@ class AtomsConfig(BaseModel):
         description="Fixed parameters of --method log (sigmas in px at the reference pixel size).")
     refine: bool = Field(True, description="Refine positions to sub-pixel in every trial (parabolic fit).")
     fit_gaussian: bool = Field(True, description="Refine the final positions by a 2-D Gaussian fit per column.")
-    lattice_prior: bool = Field(False, description="Fit the lattice to the found columns, test every site for a column (Bayes rule) and drop off-lattice detections; positions are pulled towards their sites. For one crystal filling the field of view: where noise hides a vacancy, the site is reported as a column.")
+    lattice_prior: bool | None = Field(None, description="Fit the lattice to the found columns, test every site for a column (Bayes rule) and drop off-lattice detections; positions are pulled towards their sites. Default (neither flag): on whenever the lattice fits the detections, the physics the rewards already assume (one crystal filling the field of view), otherwise LoG* alone with a warning; --lattice-prior: required (an error if it does not fit). Where noise hides a vacancy the site is reported as a column: use --no-lattice-prior to count vacancies, map displacements, or for amorphous or multi-grain images.")
     displacement_sigma: AutoOrLength = Field("auto", description="With the lattice prior: how far columns stray from their lattice sites (per axis, with unit, or auto = estimated from the image). Positions are shrunk towards the sites by sigma^2 / (sigma^2 + fit error^2); make it large (e.g. 10A) to keep the fitted positions.")
     vacancy_prior: float = Field(0.01, gt=0, lt=1, description="With the lattice prior: prior probability that a lattice site holds no column.")
+    warm_trials: int = Field(40, ge=1, description="Many images (find_atoms_batch, rewardscope atoms FILES...): "
+                             "trials for each image after the first, which start from the previous image's Pareto set.")
     study: StudySettings = Field(default_factory=StudySettings, description="The optimization of LoG*: trials, "
                                  "sampler, selection rule, seed, storage (plain LoG and the DCNN run one trial).")
     strict: bool = Field(False, description="Stop with an error instead of a warning when the input or result is "
@@ -171,8 +173,9 @@ class AtomWorkflow(Workflow):
         self.checks = Checks(strict=config.strict)
 
     def describe(self, output: pd.DataFrame) -> dict[str, float]:
-        """Record the number of atoms per trial."""
-        return {"n_atoms": float(len(output))}
+        """Record the number of atoms per trial, and their count under the rewards' edge window (``n_in_window``)."""
+        w = atom_weights(output, self.context)
+        return {"n_atoms": float(len(output)), "n_in_window": float(len(output) if w is None else w.sum())}
 
     def load(self, source: Any, pixel_size: Any = None) -> Input:
         """One image with a pixel size and contrast; the cell size is checked before any heavy work."""
@@ -201,21 +204,38 @@ class AtomWorkflow(Workflow):
         atoms = atoms.reset_index(drop=True)
         ctx = self.context
         extra = {"method": self.config.method, "lattice": getattr(self.crystal, "name", str(self.crystal)),
-                 "n_atoms": int(len(atoms)), "n_expected": ctx.n_expected, "ideal_nn_sum_px": ctx.ideal_nn_sum_px,
+                 "n_atoms": int(len(atoms)), "n_expected": ctx.n_expected, "n_expected_window": ctx.n_expected_window,
+                 "edge_taper_px": ctx.edge_taper_px, "ideal_nn_sum_px": ctx.ideal_nn_sum_px,
                  "er_threshold_px": ctx.er_threshold_px, "sigma_scale": self.sigma_scale, **extra,
                  "positions_outside_image": outside}
         return atoms, extra | self._plausibility(atoms, inp.pixel_size, qc=qc, n_found=n_found, outside=outside)
 
     def _complete(self, atoms: pd.DataFrame, inp: Input,
                   progress: ProgressCallback) -> tuple[pd.DataFrame, dict[str, Any]]:
-        """The chosen atoms refined by Gaussian fits, or completed by the lattice prior (with what it did)."""
+        """The chosen atoms refined by Gaussian fits, or completed by the lattice prior (with what it did).
+
+        ``lattice_prior=None`` (the default) tries the prior and falls back to the Gaussian
+        refinement, with a warning, when the lattice does not fit the detections.
+        """
         cfg = self.config
-        if cfg.lattice_prior:  # the prior fits every column itself
+        if cfg.lattice_prior:  # required: the prior fits every column itself
             return self._lattice_prior(atoms, inp, progress)
-        if cfg.fit_gaussian:
-            atoms = gaussian_refine(inp.image, atoms, min_nn_distance_px=self.context.min_nn_distance_px or 6.0,
-                                    progress=progress)
-        return atoms, {}
+        if cfg.lattice_prior is None:  # the default: the prior wherever the lattice fits the detections
+            try:
+                return self._lattice_prior(atoms, inp, progress)
+            except ParameterError as exc:  # not one crystal of this lattice: strict leaves it to the order check
+                skipped = f"the lattice prior was not applied ({exc}); the columns are the detector's alone"
+                if not self.checks.strict:
+                    self.checks.report(skipped)
+                return self._refined(atoms, inp, progress), {"lattice_prior_skipped": str(exc)}
+        return self._refined(atoms, inp, progress), {}
+
+    def _refined(self, atoms: pd.DataFrame, inp: Input, progress: ProgressCallback) -> pd.DataFrame:
+        """The atoms refined by Gaussian fits (with ``fit_gaussian``), else as they are."""
+        if self.config.fit_gaussian:
+            return gaussian_refine(inp.image, atoms, min_nn_distance_px=self.context.min_nn_distance_px or 6.0,
+                                   progress=progress)
+        return atoms
 
     def _lattice_prior(self, atoms: pd.DataFrame, inp: Input,
                        progress: ProgressCallback) -> tuple[pd.DataFrame, dict[str, Any]]:
