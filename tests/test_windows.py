@@ -198,3 +198,38 @@ def test_unreachable_scheduler_in_a_fresh_process_within_10_s(tmp_path):
     assert p.returncode == 2 and p.stderr.strip().startswith("rewardscope: error: cannot reach"), p.stderr
     assert not out.exists()
     assert elapsed < 10 or pytest.skip(f"start-up on this loaded machine took {elapsed:.0f} s")
+
+
+def _discs(shape=(128, 224), seed=0):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    centres = [(40, 30, 10), (64, 112, 14), (90, 180, 11), (30, 150, 8), (100, 60, 9)]  # (row, col, radius)
+    truth = np.zeros(shape, bool)
+    for r, c, rad in centres:
+        truth |= (yy - r) ** 2 + (xx - c) ** 2 < rad ** 2
+    img = 1.0 - truth + np.random.default_rng(seed).normal(0, 0.2, shape)
+    return img, truth, len(centres)
+
+
+def test_segmentation_windows_merge_particles_across_seams():
+    from rewardscope.metrics import mask_iou
+
+    img, truth, n = _discs()
+    res = W.sliding_particles(img, window="128px", overlap="32px", scheduler="serial", trials=12, split_trials=0)
+    grid = W.window_grid(img.shape, window_px=128, overlap_px=32)
+    assert len(grid) == 2 and grid[1].cx0 == 112  # the disc at column 112 straddles the seam
+    assert len(res.particles) == n and res.labels.max() == n
+    assert mask_iou(res.labels > 0, truth) > 0.9
+    assert set(res.tables["windows"]["status"]) == {"optimized"} and "sigma_px" in res.tables["windows"]
+
+
+def test_segmentation_windows_serial_vs_local_cluster_identical():
+    from distributed import LocalCluster
+
+    img, _, _ = _discs(seed=1)
+    kw = dict(window="128px", overlap="32px", trials=10, split_trials=0)
+    ref = W.sliding_particles(img, scheduler="serial", **kw)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        res = W.sliding_particles(img, scheduler=cluster.scheduler_address, **kw)
+    assert np.array_equal(ref.labels, res.labels)
+    pd.testing.assert_frame_equal(ref.particles, res.particles)

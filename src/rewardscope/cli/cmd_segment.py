@@ -11,7 +11,8 @@ from rewardscope.cli.common import console, guard, overwrite_option, write_outpu
 from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
-from rewardscope.cli.windows import chunk_frames_option, movie_scheduler_option, run_parallel_segment, workers_option
+from rewardscope.cli.windows import (chunk_frames_option, movie_scheduler_option, overlap_option, run_parallel_segment,
+                                     run_windowed_segment, window_option, workers_option)
 from rewardscope.io.output import check_output_path
 from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.particles import SegmentConfig
@@ -62,6 +63,8 @@ def segment(
     reoptimize_trials: int = option(SegmentConfig, "reoptimize_trials", "--reoptimize-trials", "--reoptimise-trials"),
     drift: bool = typer.Option(SegmentConfig.model_fields["drift"].default, "--drift/--no-drift",
                                help=SegmentConfig.model_fields["drift"].description),
+    window: str | None = window_option(),
+    overlap: str = overlap_option(),
     scheduler: str | None = movie_scheduler_option(),
     workers: int | None = workers_option(),
     chunk_frames: int = chunk_frames_option(),
@@ -85,6 +88,10 @@ def segment(
 
     net = load_method_model(config.method, config.model)  # a missing or wrong model fails before any work
     inp = load_input(path, config.pixel_size, movie=True, name="input", signal=signal)
+    if window is not None and len(inp.image) == 1:
+        run_windowed_segment(path, config, window=window, overlap=overlap, scheduler=scheduler, workers=workers,
+                             out=out, overwrite=overwrite, progress=progress)
+        return
     if scheduler is not None and len(inp.image) > 1:
         run_parallel_segment(inp, config, scheduler=scheduler, workers=workers, chunk_frames=chunk_frames, out=out,
                              path=path, overwrite=overwrite, progress=progress)

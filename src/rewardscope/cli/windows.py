@@ -122,6 +122,32 @@ def run_parallel_segment(inp: Any, config: Any, *, scheduler: str, workers: int 
                   f"re-optimizations; {s['frames_per_second']:.1f} frames/s")
 
 
+def run_windowed_segment(path: Path, config: Any, *, window: str, overlap: str, scheduler: str | None,
+                         workers: int | None, out: Path, overwrite: bool, progress: bool) -> None:
+    """``rewardscope segment IMAGE --window ...``: both studies per window, labels merged across seams."""
+    from rewardscope.cli.common import console, write_outputs
+    from rewardscope.parallel import check_scheduler
+    from rewardscope.report.particles import save_particle_figures
+    from rewardscope.report.windows import plot_window_map
+    from rewardscope.workflows.windows import sliding_particles
+
+    check_scheduler(scheduler or "local")
+    result = sliding_particles(path, config=config, window=window, overlap=overlap, scheduler=scheduler or "local",
+                               workers=workers, progress=progress)
+    result.summary["input"] = str(path)
+
+    def write(tmp: Path) -> None:
+        result.save(tmp)
+        save_particle_figures(result, tmp)
+        plot_window_map(result.tables["windows"], image=result.image, pixel_size=result.pixel_size,
+                        path=tmp / "windows.png")
+
+    write_outputs(out, write, inputs=[path], overwrite=overwrite)
+    s = result.summary
+    console.print(f"{s['n_particles']} particles from {s['windows']['n_windows']} windows "
+                  f"({s['windows']['n_borrowed']} borrowed parameters); {s['seconds']['total']:.1f} s")
+
+
 def save_windowed_atoms(result: Any, folder: Path) -> None:
     """Tables (atoms, trials, pareto, windows), summary, overlay and the window map."""
     from rewardscope.report.atoms import plot_atoms
@@ -137,5 +163,5 @@ def save_windowed_atoms(result: Any, folder: Path) -> None:
 
 
 __all__ = ["chunk_frames_option", "movie_scheduler_option", "overlap_option", "run_parallel_segment",
-           "run_windowed_atoms", "save_windowed_atoms", "scheduler_option", "window_option", "window_settings",
+           "run_windowed_atoms", "run_windowed_segment", "save_windowed_atoms", "scheduler_option", "window_option", "window_settings",
            "workers_option"]

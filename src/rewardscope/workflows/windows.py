@@ -630,5 +630,202 @@ def sliding_atoms(inp: Input, config: AtomsConfig, *, crystal: Any, factory: Cal
                        extras={"context": whole, "crystal": crystal, "outcomes": outcomes})
 
 
-__all__ = ["MIN_WINDOW_CELLS", "Window", "WindowConfig", "window_config", "WindowJob", "WindowOutcome", "borrow_window",
+# --------------------------------------------------------------------------- particle segmentation
+
+
+@dataclass
+class SegmentWindowJob:
+    """What a segmentation window task needs: the window, its pixels, the settings."""
+
+    window: Window
+    image: np.ndarray
+    pixel_size: Length | None
+    config: Any
+    rewards: Mapping[str, Any] | None = None
+    split_rewards: Mapping[str, Any] | None = None
+
+
+def segment_window(job: SegmentWindowJob, *neighbours: WindowOutcome,
+                   params: Mapping[str, Any] | None = None) -> WindowOutcome:
+    """Task: both segmentation studies on one window (warm-started from a neighbour's choice), or one run at ``params``.
+
+    A window the studies cannot judge (a constant patch: an :class:`InputError`) borrows
+    (``status="too_few"``, finished by :func:`sliding_particles`).
+    """
+    from rewardscope.workflows.particles import make_workflow
+
+    t0 = time.perf_counter()
+    wf = make_workflow(job.config, job.pixel_size, rewards=job.rewards, split_rewards=job.split_rewards)
+    warm = next((dict(nb.params) for nb in neighbours if nb.status == "optimized"), None)
+    try:
+        state = wf.prepare(job.image, name=f"window {job.window.index}")
+        if params is not None:
+            seg = wf.run(state, {k: v for k, v in params.items() if v is not None})
+            return WindowOutcome(window=job.window, status="borrowed", params=dict(params),
+                                 values={k: float(fn(seg, wf.context)) for k, fn in wf.rewards.items()},
+                                 atoms=pd.DataFrame({"labels": [seg.labels]}), n_found=int(seg.n_particles),
+                                 seconds=time.perf_counter() - t0)
+        chosen = wf.choose(state, job.config.study, warm=warm)
+    except InputError:
+        return WindowOutcome(window=job.window, status="too_few", seconds=time.perf_counter() - t0)
+    fg = chosen.studies["foreground"]
+    return WindowOutcome(window=job.window, status="optimized", params=chosen.params, values=chosen.reference,
+                         warm=[chosen.params], atoms=pd.DataFrame({"labels": [chosen.output.labels]}),
+                         trials=chosen.table("trials").assign(window=job.window.index),
+                         pareto=chosen.table("pareto").assign(window=job.window.index),
+                         hypervolume=fg.hypervolume, n_found=int(chosen.output.n_particles),
+                         seconds=time.perf_counter() - t0)
+
+
+def stitch_labels(outcomes: Sequence[WindowOutcome], shape: Sequence[int]) -> np.ndarray:
+    """One label image from the windows' labels: each core from its window, particles merged across seams.
+
+    Two labels touching across a core boundary (4-neighbours on either side, both
+    foreground) are one particle (union-find), so a particle cut by a seam is counted once.
+
+    Examples
+    --------
+    >>> grid = window_grid((8, 12), window_px=8, overlap_px=4)
+    >>> lab = np.zeros((8, 8), int); lab[2:5, 3:8] = 1
+    >>> a = WindowOutcome(grid[0], "optimized", atoms=pd.DataFrame({"labels": [lab]}))
+    >>> lab2 = np.zeros((8, 8), int); lab2[2:5, 0:5] = 7
+    >>> b = WindowOutcome(grid[1], "optimized", atoms=pd.DataFrame({"labels": [lab2]}))
+    >>> out = stitch_labels([a, b], (8, 12))
+    >>> int(out.max()), sorted(np.unique(out[2]).tolist())
+    (1, [0, 1])
+    """
+    out = np.zeros(tuple(int(v) for v in shape[:2]), np.int64)
+    offset = 0
+    for o in outcomes:
+        if not len(o.atoms):
+            continue
+        w = o.window
+        lab = np.asarray(o.atoms["labels"].iloc[0])[w.cy0 - w.y0:w.cy1 - w.y0, w.cx0 - w.x0:w.cx1 - w.x0]
+        out[w.cy0:w.cy1, w.cx0:w.cx1] = np.where(lab > 0, lab.astype(np.int64) + offset, 0)
+        offset += int(lab.max()) + 1
+    parent = np.arange(offset + 1)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    cuts_x = sorted({o.window.cx0 for o in outcomes if o.window.cx0 > 0})
+    cuts_y = sorted({o.window.cy0 for o in outcomes if o.window.cy0 > 0})
+    pairs = [np.stack([out[:, c - 1], out[:, c]], 1) for c in cuts_x] + \
+            [np.stack([out[c - 1, :], out[c, :]], 1) for c in cuts_y]
+    for pair in pairs:
+        for a, b in np.unique(pair[(pair[:, 0] > 0) & (pair[:, 1] > 0)], axis=0):
+            ra, rb = find(int(a)), find(int(b))
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(i) for i in range(offset + 1)])
+    merged = roots[out]
+    _, relabelled = np.unique(merged, return_inverse=True)
+    return relabelled.reshape(out.shape).astype(np.int32)
+
+
+def sliding_particles(image: Any, *, config: Any = None, window: Any = "512px", overlap: Any = None,
+                      scheduler: Any = None, workers: int | None = None, rewards: Mapping[str, Any] | None = None,
+                      split_rewards: Mapping[str, Any] | None = None, progress: ProgressArg = False,
+                      **overrides: Any) -> Any:
+    """Particles of a large image by sliding windows: both studies per window, labels merged across seams.
+
+    Parameters are those of :func:`~rewardscope.workflows.particles.segment_image` plus
+    ``window``, ``overlap``, ``scheduler`` and ``workers`` (:class:`WindowConfig`). A window
+    whose studies fail (e.g. a constant patch) borrows its nearest good neighbour's parameters.
+
+    Returns
+    -------
+    ParticleResult
+        ``particles`` (measured on the stitched labels), ``masks``, ``trials``/``pareto``
+        (with ``window``), ``windows`` (the map: chosen ``sigma_px``, ``split_depth_px`` and
+        rewards per window).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:96, :160]
+    >>> img = 1.0 - (((yy - 48) ** 2 + (xx - 80) ** 2 < 14 ** 2) | ((yy - 20) ** 2 + (xx - 20) ** 2 < 9 ** 2))
+    >>> img = img + np.random.default_rng(0).normal(0, .2, img.shape)
+    >>> res = sliding_particles(img, window="96px", overlap="32px", scheduler="serial", trials=10, split_trials=0)
+    >>> len(res.particles), len(res.tables["windows"])
+    (2, 2)
+    """
+    from rewardscope.config import make_config
+    from rewardscope.segment.measure import measure_particles
+    from rewardscope.workflows.particles import ParticleResult, SegmentConfig, segmentation_summary
+
+    t0 = time.perf_counter()
+    cfg = make_config(SegmentConfig, config, **overrides)
+    from rewardscope.io.load import load_input
+
+    inp = load_input(image, cfg.pixel_size)
+    img = np.asarray(inp.image)
+    wcfg = window_config(window=window, overlap=overlap, scheduler=scheduler if isinstance(scheduler, str) else None,
+                         workers=workers)
+    sizes = window_sizes_px(wcfg, inp.pixel_size)
+    grid = window_grid(img.shape, window_px=sizes[0], overlap_px=sizes[1])
+
+    def job(w: Window) -> SegmentWindowJob:
+        return SegmentWindowJob(w, np.ascontiguousarray(img[w.y0:w.y1, w.x0:w.x1]), inp.pixel_size, cfg, rewards,
+                                split_rewards)
+
+    done: dict[int, WindowOutcome] = {}
+    engine = Engine(scheduler if scheduler is not None and not isinstance(scheduler, str)
+                    else wcfg.parallel.scheduler, workers=wcfg.parallel.workers)
+    with engine, progress_scope(progress) as report:
+        advance = start_stage(report, "optimizing windows", total=len(grid), unit="windows")
+        by_pos: dict[tuple[int, int], Any] = {}
+        for w in grid:
+            deps = [by_pos[p] for p in ((w.row - 1, w.col), (w.row, w.col - 1)) if p in by_pos]
+            by_pos[(w.row, w.col)] = engine.submit(segment_window, job(w), *deps)
+        for _, outcome in engine.as_completed(list(by_pos.values())):
+            done[outcome.window.index] = outcome
+            advance()
+        retry = []
+        for w in grid:
+            if done[w.index].status == "too_few":
+                donor = _nearest_good(w, done)
+                if donor is None:
+                    raise ParameterError("no window could be segmented; check the image or use a larger --window")
+                retry.append((engine.submit(segment_window, job(w), params=donor.params), donor.window.index))
+        for task, donor_index in retry:
+            outcome = engine.result(task)
+            outcome.borrowed_from = donor_index
+            done[outcome.window.index] = outcome
+    outcomes = [done[w.index] for w in grid]
+    labels = stitch_labels(outcomes, img.shape)
+    particles = measure_particles(labels, img, pixel_size=inp.pixel_size)
+    names = list(next(o.values for o in outcomes if o.status == "optimized"))
+    table = window_table(outcomes, names)
+    table = table.drop(columns=["n_candidates", "n_kept"]).rename(columns={"n_found": "n_particles"})
+    good = [o for o in outcomes if o.status == "optimized"]
+    params = pd.DataFrame([o.params for o in good])
+    summary = {"workflow": "SlidingWindow(ForegroundWorkflow)",
+               "pixel_size_angstrom": inp.pixel_size.angstrom if inp.pixel_size else None,
+               "image_shape": list(img.shape), "objectives": names,
+               "best_params": {k: float(params[k].median()) for k in params.columns if params[k].notna().any()},
+               "best_values": {k: float(np.median([o.values[k] for o in good])) for k in names},
+               "hypervolume": float(np.mean([o.hypervolume for o in good if o.hypervolume is not None])),
+               "hypervolume_reference": None, "n_trials": int(sum(len(o.trials) for o in outcomes)),
+               "n_pareto": int(sum(len(o.pareto) for o in outcomes)), "study": cfg.study.model_dump(mode="json"),
+               "seconds": {"total": time.perf_counter() - t0}, "config": cfg.model_dump(mode="json"),
+               "n_particles": int(len(particles)),
+               "windows": {"window_px": sizes[0], "overlap_px": sizes[1], "grid": [grid[-1].row + 1, grid[-1].col + 1],
+                           "n_windows": len(grid), "n_borrowed": sum(o.status == "borrowed" for o in outcomes),
+                           "scheduler": engine.scheduler,
+                           "best_params": "median over the optimized windows (each window's: windows.csv)",
+                           "best_values": "median over the optimized windows"}}
+    from rewardscope.workflows.particles import reward_context
+
+    summary.update(segmentation_summary(cfg, reward_context(cfg, inp.pixel_size), inp.pixel_size))
+    trials = pd.concat([o.trials for o in outcomes if len(o.trials)], ignore_index=True)
+    pareto = pd.concat([o.pareto for o in outcomes if len(o.pareto)], ignore_index=True)
+    return ParticleResult(tables={"particles": particles, "trials": trials, "pareto": pareto, "windows": table},
+                          arrays={"masks": labels}, summary=summary, image=img, pixel_size=inp.pixel_size,
+                          extras={"outcomes": outcomes})
+
+
+__all__ = ["MIN_WINDOW_CELLS", "SegmentWindowJob", "segment_window", "sliding_particles", "stitch_labels", "Window", "WindowConfig", "window_config", "WindowJob", "WindowOutcome", "borrow_window",
            "optimize_window", "sliding_atoms", "stitch_atoms", "window_grid", "window_sizes_px", "window_table"]
