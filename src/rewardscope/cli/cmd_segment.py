@@ -44,7 +44,7 @@ def segment(
     out: Path = typer.Option(..., "--out", help=f"Output folder: {OUTPUTS}."),
     overwrite: bool = overwrite_option(),
     method: str = option(SegmentConfig, "method"),
-    model: Path | None = option(SegmentConfig, "model"),
+    model: Path | None = option(SegmentConfig, "network", "--model"),
     device: str = option(SegmentConfig, "device"),
     tta: int = option(SegmentConfig, "tta"),
     pixel_size: str | None = option(SegmentConfig, "pixel_size"),
@@ -77,7 +77,7 @@ def segment(
     from rewardscope.io.load import load_input
 
     overrides: dict[str, Any] = dict(
-        method=method, model=None if model is None else str(model), device=device, tta=tta, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
+        method=method, network=None if model is None else str(model), device=device, tta=tta, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
         sampler=sampler, selection=selection, seed=seed, min_diameter=min_diameter, max_diameter=max_diameter,
         reoptimize_tolerance=reoptimize_tolerance, reoptimize_trials=reoptimize_trials, drift=drift)
     rng = _parse_range(sigma_range, "--sigma-range")
@@ -86,7 +86,7 @@ def segment(
     config = make_config(SegmentConfig, None, **overrides)
     from rewardscope.segment.learned import load_method_model
 
-    net = load_method_model(config.method, config.model)  # a missing or wrong model fails before any work
+    net = load_method_model(config.method, config.network)  # a missing or wrong model fails before any work
     inp = load_input(path, config.pixel_size, movie=True, name="input", signal=signal)
     if window is not None and len(inp.image) == 1:
         run_windowed_segment(path, config, window=window, overlap=overlap, scheduler=scheduler, workers=workers,

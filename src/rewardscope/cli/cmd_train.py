@@ -143,15 +143,17 @@ def segment_ae(
 ) -> None:
     """Train the label-free convolutional autoencoder on your own images or movie frames."""
     from rewardscope.cli.feedback import print_warnings
-    from rewardscope.segment.autoencoder import train_autoencoder
+    from rewardscope.config import make_config
+    from rewardscope.segment.autoencoder import steps_per_epoch, train_autoencoder
     from rewardscope.segment.dataset import read_frames
 
     _weights_out(out, overwrite, _any_segmenter)
     with print_warnings():
         frames = read_frames(source)
-    res = train_autoencoder(frames, epochs=epochs, crops_per_frame=crops_per_frame, batch_size=batch_size,
-                            crop=crop, lr=lr, seed=seed, device=device, threads=threads, progress=progress,
-                            on_loss=_loss_printer(10**9, log_every))
+    cfg = make_config(AETrainConfig, None, epochs=epochs, crops_per_frame=crops_per_frame, batch_size=batch_size,
+                      crop=crop, lr=lr, seed=seed, device=device, threads=threads)
+    res = train_autoencoder(frames, cfg, progress=progress,
+                            on_loss=_loss_printer(epochs * steps_per_epoch(len(frames), cfg), log_every))
     _write_segmenter(res, out, overwrite)
 
 

@@ -86,6 +86,18 @@ def evenly(n: int, k: int) -> list[int]:
     return [int(round(v)) for v in np.linspace(0, n - 1, k)]
 
 
+def steps_per_epoch(n_frames: int, config: AETrainConfig) -> int:
+    """Steps of one epoch: ``crops_per_frame`` crops of every frame (at most ``max_frames``), at least 50.
+
+    Examples
+    --------
+    >>> steps_per_epoch(100, AETrainConfig()), steps_per_epoch(2, AETrainConfig())
+    (50, 50)
+    """
+    n = min(n_frames, config.max_frames)
+    return max(MIN_STEPS_PER_EPOCH, -(-n * config.crops_per_frame // config.batch_size))
+
+
 def train_autoencoder(frames: Frames, config: AETrainConfig | None = None, *, progress: ProgressArg = None,
                       on_loss: Callable[[int, float], None] | None = None, **overrides: Any) -> SegmenterTraining:
     """Train the autoencoder on the user's own frames (no labels).
@@ -134,7 +146,7 @@ def train_autoencoder(frames: Frames, config: AETrainConfig | None = None, *, pr
     net = make_net("autoencoder", cfg.channels)
     inputs = [standardize(im)[None] for im in frames.images]
     rng = np.random.default_rng([cfg.seed, 4])
-    per_epoch = max(MIN_STEPS_PER_EPOCH, -(-len(frames) * cfg.crops_per_frame // cfg.batch_size))
+    per_epoch = steps_per_epoch(len(frames), cfg)
 
     def batch(step: int) -> tuple[np.ndarray, np.ndarray]:
         x, _ = random_batch(frames, rng, batch=cfg.batch_size, crop=cfg.crop, channels=inputs)

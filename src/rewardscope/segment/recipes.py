@@ -8,7 +8,7 @@ pays torch's import time unless it trains or runs a network.
 Examples
 --------
 >>> UNetTrainConfig().steps, AETrainConfig().epochs
-(400, 6)
+(300, 6)
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ class UNetTrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = Field(400, ge=1, description="Optimizer steps.")
+    steps: int = Field(300, ge=1, description="Optimizer steps.")
     batch_size: int = Field(8, ge=1, description="Crops per step (at least this many training images are needed).")
     crop: int = Field(160, ge=32, description="Crop side, px (multiple of 16).")
-    lr: float = Field(4e-3, gt=0, description="Peak learning rate of Adam (one-cycle schedule).")
+    lr: float = Field(2e-3, gt=0, description="Peak learning rate of Adam (one-cycle schedule).")
     channels: tuple[int, ...] = Field(UNET_CHANNELS, description="U-Net channels per level.")
     blur_sigma_px: float | Literal["auto"] = Field("auto", description="Width of the Gaussian-blurred input "
                                                    "channel, px (0: the image channel only; auto: the width whose "
@@ -55,9 +55,9 @@ class AETrainConfig(BaseModel):
 
     epochs: int = Field(6, ge=1, description="Epochs; one epoch draws crops_per_frame random crops of every frame "
                         "(at least 50 steps).")
-    crops_per_frame: int = Field(8, ge=1, description="Random crops drawn from every frame per epoch.")
-    batch_size: int = Field(16, ge=1, description="Crops per step (at least this many crops are needed).")
-    crop: int = Field(128, ge=16, description="Crop side, px (multiple of 4).")
+    crops_per_frame: int = Field(4, ge=1, description="Random crops drawn from every frame per epoch.")
+    batch_size: int = Field(8, ge=1, description="Crops per step (at least this many crops are needed).")
+    crop: int = Field(96, ge=16, description="Crop side, px (multiple of 4).")
     lr: float = Field(3e-3, gt=0, description="Peak learning rate of Adam (one-cycle schedule).")
     channels: tuple[int, int] = Field(AE_CHANNELS, description="Channels of the two encoder levels.")
     max_frames: int = Field(400, ge=1, description="At most this many frames of a movie are used (evenly spaced).")

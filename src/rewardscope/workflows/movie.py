@@ -266,7 +266,8 @@ def _movie_summary(workflow: ForegroundWorkflow, cfg: SegmentConfig, stack: Lazy
     pixel_size = workflow.context.pixel_size
     return {"workflow": type(workflow).__name__, "pixel_size_angstrom": pixel_size.angstrom if pixel_size else None,
             **study_summary(first.studies["foreground"], cfg.study), **split_summary(first, cfg),
-            **segmentation_summary(cfg, workflow.context, pixel_size), "config": cfg.model_dump(mode="json"),
+            **segmentation_summary(cfg, workflow.context, pixel_size, model=workflow.model_label),
+            "config": cfg.model_dump(mode="json"),
             "n_frames": len(stack), "frame_shape": list(stack.frame_shape),
             "n_reoptimizations": frames.policy.n_reoptimizations,
             "mean_particles_per_frame": float(frames.timeseries["n_particles"].mean()),

@@ -70,8 +70,8 @@ class SegmentConfig(BaseModel):
         "classical", description="Segmentation method: classical (Gaussian denoising, Otsu threshold, clean-up, "
         "watershed split; label-free), autoencoder (your autoencoder's simplified image, then the same reward-"
         "tuned steps; label-free; needs --model), unet (the supervised U-Net, shipped weights by default).")
-    model: str | None = Field(None, description="Weights file of the learned segmenter (rewardscope train "
-                              "segment-unet / segment-ae); unet default: the shipped weights.")
+    network: str | None = Field(None, description="Weights file of the learned segmenter (rewardscope train "
+                                "segment-unet / segment-ae); unet default: the shipped weights.")
     device: Literal["cpu", "cuda"] = Field("cpu", description="Where the network runs: cpu or cuda.")
     tta: int = Field(1, ge=1, le=8, description="U-Net: dihedral test-time views averaged (1: none, 8: all).")
     refine_from_px: int = Field(2048, ge=0, description="U-Net: frames whose longer side has at least this many "
@@ -208,7 +208,10 @@ class ForegroundWorkflow(Workflow):
         super().__init__(rewards=dict(rewards or FOREGROUND_REWARDS), context=context)
         self.config = config
         self.splitter = SplitWorkflow(config=config, context=context, rewards=split_rewards)
-        self.model = load_method_model(config.method, model if model is not None else config.model)
+        self.model = load_method_model(config.method, model if model is not None else config.network)
+        #: Which weights ran: the file, "in memory" (a model object), "shipped", or None (classical).
+        self.model_label = (config.network if config.network is not None and model is None
+                            else "in memory" if model is not None else "shipped" if self.model is not None else None)
 
     def search_space(self) -> SearchSpace:
         """``sigma_px`` on a log scale; the U-Net: its probability at the fixed level 0.5, unsmoothed."""
@@ -267,7 +270,7 @@ class ForegroundWorkflow(Workflow):
         chosen = Chosen(output.output, {"foreground": study, **output.studies})
         seg = chosen.output
         particles = measure_particles(seg.labels, inp.image, pixel_size=inp.pixel_size)
-        summary.update(segmentation_summary(self.config, self.context, inp.pixel_size))
+        summary.update(segmentation_summary(self.config, self.context, inp.pixel_size, model=self.model_label))
         summary.update({"n_particles": int(len(particles)), "n_split": seg.n_split,
                         "foreground_fraction": float(seg.foreground.mean()), "threshold": seg.threshold})
         return ParticleResult(tables={"particles": particles, "trials": chosen.table("trials"),
@@ -341,10 +344,9 @@ def _size_units(pixel_size: Length | None) -> str:
     return f"px and nm (pixel size {pixel_size.value:g} {pixel_size.unit})"
 
 
-def segmentation_summary(config: SegmentConfig, context: ParticleRewardContext,
-                         pixel_size: Length | None) -> dict[str, Any]:
-    """Summary entries of every segmentation: method, size units, the diameter prior in px."""
-    model = config.model if config.model is not None else ("shipped" if config.method == "unet" else None)
+def segmentation_summary(config: SegmentConfig, context: ParticleRewardContext, pixel_size: Length | None, *,
+                         model: str | None = None) -> dict[str, Any]:
+    """Summary entries of every segmentation: method, model (which weights ran), size units, the diameter prior in px."""
     return {"method": config.method, "model": model, "size_units": _size_units(pixel_size),
             "min_diameter_px": context.min_diameter_px, "max_diameter_px": context.max_diameter_px}
 
@@ -360,7 +362,7 @@ def make_workflow(config: SegmentConfig, pixel_size: Length | None, *,
                   split_rewards: Mapping[str, ParticleReward] | None = None, model: Any = None) -> ForegroundWorkflow:
     """The segmentation workflow for images of this pixel size (its reward prior in pixels).
 
-    ``model``: a loaded :class:`~rewardscope.segment.networks.SegmenterModel` instead of ``config.model``.
+    ``model``: a loaded :class:`~rewardscope.segment.networks.SegmenterModel` instead of ``config.network``.
     """
     return ForegroundWorkflow(config=config, context=reward_context(config, pixel_size), rewards=rewards,
                               split_rewards=split_rewards, model=model)
@@ -392,7 +394,7 @@ def segment_image(image: Any, *, config: SegmentConfig | None = None,
         elsewhere); or a callback ``progress(stage, done, total)`` (:mod:`rewardscope.progress`).
     model : path or SegmenterModel, optional
         The network of ``method="autoencoder"`` or ``"unet"`` (a path is the same as
-        ``config.model``; a loaded model skips reading the file).
+        ``config.network``; a loaded model skips reading the file).
 
     Returns
     -------
@@ -423,7 +425,7 @@ def segment_image(image: Any, *, config: SegmentConfig | None = None,
 
 
 def config_and_model(config: SegmentConfig | None, model: Any, overrides: Mapping[str, Any]) -> tuple[SegmentConfig, Any]:
-    """The config with ``overrides`` (a model path goes into ``config.model``) and a loaded model, if one was given."""
+    """The config with ``overrides`` (a model path goes into ``config.network``) and a loaded model, if one was given."""
     if isinstance(model, (str, Path)):
-        overrides, model = {**overrides, "model": str(model)}, None
+        overrides, model = {**overrides, "network": str(model)}, None
     return make_config(SegmentConfig, config, **overrides), model

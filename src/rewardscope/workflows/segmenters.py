@@ -59,7 +59,7 @@ def get_segmenter(name: str = "classical", *, model: Any = None, config: Segment
 
         raise ParameterError(f"segmenter must be one of {', '.join(METHODS)}, got {name!r}")
     cfg = make_config(SegmentConfig, config, **{**overrides, "method": name, "drift": False})
-    net = load_method_model(name, model if model is not None else cfg.model)
+    net = load_method_model(name, model if model is not None else cfg.network)
 
     def segmenter(movie: Any, *, pixel_size: Any = None, progress: Any = None) -> np.ndarray:
         from rewardscope.workflows.movie import segment_movie
