@@ -1,0 +1,46 @@
+"""Many images in one process: find_atoms_batch and ``rewardscope atoms FILES... --out DIR``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from typer.testing import CliRunner
+
+from rewardscope.cli.main import app
+from rewardscope.metrics import score_atoms
+from rewardscope.simulate import simulate_haadf
+from rewardscope.workflows.atoms import find_atoms_batch
+
+SIMS = [simulate_haadf("srtio3-001", size=96, noise=0.05, seed=s) for s in (0, 1, 2)]
+
+
+def test_batch_warm_starts_each_image_from_the_previous_one():
+    runs = list(find_atoms_batch([s.image for s in SIMS], lattice="srtio3-001", pixel_size="0.35A", trials=30,
+                                 warm_trials=6, lattice_prior=False))
+    assert [len(r.trials) for r in runs] == [30, 6, 6]
+    assert [r.summary["warm_started"] for r in runs] == [False, True, True]
+    first = runs[0].pareto.iloc[0]
+    assert runs[1].trials.iloc[0]["threshold"] == first["threshold"]  # the previous Pareto set is tried first
+    for res, sim in zip(runs, SIMS, strict=True):
+        assert score_atoms(res.atoms, sim, margin_nn=1.0).f1 >= 0.98
+
+
+def test_cli_batch_writes_one_folder_per_file_and_a_summary(tmp_path):
+    paths = []
+    for i, sim in enumerate(SIMS[:2]):
+        paths.append(tmp_path / f"frame{i}.npy")
+        np.save(paths[-1], sim.image)
+    out = tmp_path / "out"
+    args = ["atoms", *map(str, paths), "--lattice", "srtio3-001", "--pixel-size", "0.35A", "--trials", "12",
+            "--warm-trials", "4", "--no-progress", "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(out / "summary.csv")
+    assert table["folder"].tolist() == ["frame0", "frame1"] and table["trials"].tolist() == [12, 4]
+    assert table["warm_started"].tolist() == [False, True]
+    for name in ("frame0", "frame1"):
+        assert {"atoms.csv", "summary.json", "overlay.png"} <= {p.name for p in (out / name).iterdir()}
+        assert len(pd.read_csv(out / name / "atoms.csv")) == table.set_index("folder").loc[name, "n_atoms"]
+    bad = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "other"), "--window", "64px"])
+    assert bad.exit_code == 2 and "takes one IMAGE" in bad.output
+    assert not (tmp_path / "other").exists()
