@@ -237,7 +237,9 @@ def write_report(args, table, sim, glob, win):
         axes[1].bar(range(len(w)), w["min_tile_f1_outside"], color=["0.6", "C0", "C1"][:len(w)])
         axes[1].set_xticks(range(len(w)), ["global", "windows\nserial", "windows\ndask"][:len(w)])
         axes[1].axhline(0.98, color="red", ls="--", lw=0.8)
-        axes[1].set(ylabel="worst tile F1 outside contamination", ylim=(min(0.9, w["min_tile_f1_outside"].min()), 1.0))
+        axes[1].set(ylabel="worst tile F1 outside contamination", ylim=(min(0.9, w["min_tile_f1_outside"].min()) - 0.02, 1.0))
+        for k, v in enumerate(w["min_tile_f1_outside"]):
+            axes[1].text(k, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
     if len(m):
         meas = m[m["frames_per_s"].notna()]
         axes[2].plot(meas["workers"], meas["frames_per_s"], "o", label="measured")
