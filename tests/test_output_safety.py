@@ -96,7 +96,7 @@ def test_overwrite_replaces_a_folder_we_wrote(tmp_path, cli):
     out = tmp_path / "sim"
     assert cli(*SIM, "--out", out, "--seed", "1")[0] == 0
     manifest = json.loads((out / MANIFEST).read_text())
-    assert manifest["files"] == ["amorphous_mask.tif", "image.tif", "summary.json", "truth.csv"]
+    assert manifest["files"] == ["amorphous_mask.tif", "image.tif", "index.html", "summary.json", "truth.csv"]
     first = (out / "truth.csv").read_bytes()
     code, _, err = cli(*SIM, "--out", out, "--seed", "1")  # without --overwrite: refused, untouched
     assert _one_error_line(code, err) and (out / "truth.csv").read_bytes() == first

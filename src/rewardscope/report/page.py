@@ -175,31 +175,31 @@ def _figures_section(folder: Path) -> str:
     return "<h3>Figures</h3>" + "".join(items)
 
 
-def _tables_section(folder: Path) -> str:
+def _tables_section(folder: Path, rows: int) -> str:
     tables = sorted(p for p in folder.iterdir() if p.suffix in TABLE_TYPES and p.is_file() and p.name != "pareto.csv")
     parts = []
     for path in tables:
-        table, total = _read_table(path, TABLE_ROWS)
+        table, total = _read_table(path, rows)
         parts.append(f"<h3>{_esc(path.name)} <span class='note'>({total} rows; first {len(table)} shown)</span></h3>"
                      + _table_html(table))
     return "<h3>Tables</h3>" + "".join(parts) if parts else ""
 
 
-def _folder_section(folder: Path, heading: str | None) -> str:
+def _folder_section(folder: Path, heading: str | None, rows: int) -> str:
     summary = _read_summary(folder)
     body = (_run_section(summary) + _choice_section(folder, summary) + _figures_section(folder)
-            + _tables_section(folder) + _details_section(summary))
+            + _tables_section(folder, rows) + _details_section(summary))
     if not body:
         return ""
     return (f"<section><h2>{_esc(heading)}</h2>" if heading else "<section>") + body + "</section>"
 
 
-def page_html(folder: str | Path, *, title: str | None = None) -> str:
+def page_html(folder: str | Path, *, title: str | None = None, table_rows: int = TABLE_ROWS) -> str:
     """The report page of an output folder as HTML text (see :func:`build_page`)."""
     folder = Path(folder)
-    sections = [_folder_section(folder, None)]
+    sections = [_folder_section(folder, None, table_rows)]
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    sections += [_folder_section(sub, sub.name) for sub in subfolders]
+    sections += [_folder_section(sub, sub.name, table_rows) for sub in subfolders]
     names = ", ".join(sub.name for sub in subfolders if _read_summary(sub) or any(sub.glob("*.png")))
     contents = f"<p>Sections: {_esc(names)}</p>" if names else ""
     title = title or f"rewardscope: {folder.name}"
@@ -211,7 +211,7 @@ def page_html(folder: str | Path, *, title: str | None = None) -> str:
             "</body></html>\n")
 
 
-def build_page(folder: str | Path, *, title: str | None = None) -> Path:
+def build_page(folder: str | Path, *, title: str | None = None, table_rows: int = TABLE_ROWS) -> Path:
     """Write ``index.html`` into an output folder: what was run, the choice, figures, tables.
 
     Parameters
@@ -220,6 +220,8 @@ def build_page(folder: str | Path, *, title: str | None = None) -> Path:
         An output folder (``summary.json``, figures, tables; sub-folders get their own sections).
     title : str, optional
         Page title (default ``rewardscope: <folder name>``).
+    table_rows : int
+        First rows shown of each table.
 
     Returns
     -------
@@ -239,20 +241,22 @@ def build_page(folder: str | Path, *, title: str | None = None) -> Path:
     path = folder / PAGE
     tmp = folder / f".{PAGE}.partial-{os.getpid()}"
     try:
-        tmp.write_text(page_html(folder, title=title), encoding="utf-8")
+        tmp.write_text(page_html(folder, title=title, table_rows=table_rows), encoding="utf-8")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-def rebuild_page(folder: str | Path) -> Path:
+def rebuild_page(folder: str | Path, *, table_rows: int = TABLE_ROWS) -> Path:
     """Rebuild ``index.html`` in a folder rewardscope wrote; the manifest then lists the page.
 
     Parameters
     ----------
     folder : str or Path
         A folder carrying rewardscope's manifest (``.rewardscope.json``).
+    table_rows : int
+        First rows shown of each table.
 
     Returns
     -------
@@ -276,7 +280,9 @@ def rebuild_page(folder: str | Path) -> Path:
         raise InputError(f"{page} was not written by rewardscope; it is left as it is")
     if page.is_symlink():
         raise InputError(f"{page} is a link; it is left as it is")
-    path = build_page(folder)
+    if table_rows < 1:
+        raise InputError(f"--table-rows must be at least 1, got {table_rows}")
+    path = build_page(folder, table_rows=table_rows)
     add_to_manifest(folder, [PAGE])
     return path
 
