@@ -31,6 +31,11 @@ def movie(
     ripening_rate: float = option(MovieConfig, "ripening_rate", "--ripening"),
     diffusion: float = option(MovieConfig, "diffusion"),
     noise: float = option(MovieConfig, "noise"),
+    dose: float | None = typer.Option(None, "--dose", help=MovieConfig.model_fields["dose"].description),
+    flicker: float = option(MovieConfig, "flicker"),
+    merge_pairs: int = option(MovieConfig, "merge_pairs"),
+    merge_triples: int = option(MovieConfig, "merge_triples"),
+    crossing: int = option(MovieConfig, "crossing"),
     seed: int = option(MovieConfig, "seed"),
 ) -> None:
     """Simulate drifting, ripening and coalescing nanoparticles on an amorphous support (bright-field TEM)."""

@@ -34,6 +34,7 @@ def track(
     seed: int = option(StudySettings, "seed"),
     max_step: str = option(TrackConfig, "max_step"),
     max_gap_frames: int = option(TrackConfig, "max_gap_frames"),
+    tune_frames: int = option(TrackConfig, "tune_frames"),
     progress: bool = progress_option(),
 ) -> None:
     """Track the particles of MOVIE through motion, growth and coalescence (merges end both parents)."""
@@ -42,7 +43,8 @@ def track(
     from rewardscope.workflows.tracking import track_particles
 
     config = make_config(TrackConfig, None, pixel_size=pixel_size, segmenter=segmenter, drift=drift, linker=linker,
-                         trials=trials, seed=seed, max_step=max_step, max_gap_frames=max_gap_frames)
+                         trials=trials, seed=seed, max_step=max_step, max_gap_frames=max_gap_frames,
+                         tune_frames=tune_frames)
 
     def write(tmp: Path) -> Any:
         import tifffile

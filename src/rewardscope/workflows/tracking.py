@@ -113,16 +113,8 @@ class TracksResult(Result):
     equivalent_diameter_nm]; px in the input movie's grid), ``lineage`` (track_id, start,
     end, parents), ``events`` (frame, event, parents, child), ``trials``, ``pareto``,
     ``drift`` (with drift). Arrays: ``masks`` (frames, rows, cols), value = track id.
+    Figures: :func:`rewardscope.report.tracks.save_track_figures` (the core does not draw).
     """
-
-    def save(self, folder: str | Path, *, table_format: str = "csv", figures: bool = True) -> Path:
-        """Tables, ``masks.tif`` (when kept), ``summary.json`` and the figures of :mod:`rewardscope.report.tracks`."""
-        folder = super().save(folder, table_format=table_format)
-        if figures and "masks" in self.arrays and self.extras.get("stack") is not None:
-            from rewardscope.report.tracks import save_track_figures
-
-            save_track_figures(self, folder)
-        return folder
 
     @property
     def tracks(self) -> pd.DataFrame:
