@@ -163,9 +163,11 @@ class Engine:
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                          silence_logs=logging.ERROR)
             self.client = Client(self._cluster)
-        except OSError as exc:  # e.g. no free port, no permission to start processes
+        except (OSError, RuntimeError) as exc:  # no free port, no processes; a script without a main guard
             self.close()
-            raise SchedulerError(f"could not start a local dask cluster of {n} workers: {exc}") from None
+            raise SchedulerError(f"could not start a local dask cluster of {n} workers ({exc}); in a script, call "
+                                 "rewardscope under `if __name__ == \"__main__\":` (the workers are new processes "
+                                 "that import it), or use scheduler='serial'") from None
 
     def _connect(self, address: str) -> None:
         _probe(address)
