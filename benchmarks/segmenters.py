@@ -125,7 +125,15 @@ def _speed_child(method: str, model_path: str | None, data: str, threads: int, t
         for im in images:
             segment_image(im, method=method, model=model, trials=trials, seed=0)
         seconds = time.perf_counter() - t0
-    queue.put({"seconds": seconds, "n": len(images), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    queue.put({"seconds": seconds, "n": len(images), "peak_mb": _peak_rss_mb()})
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def speed(method: str, model_path: str | None, data: Path, threads: int, trials: int) -> dict:
