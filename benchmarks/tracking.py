@@ -181,9 +181,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for name, frames, seed, hard in chosen:
                 rows += run_movie(name, frames, seed, hard, Path(tmp))
+                if args.select:  # after every movie, so that a stopped run keeps what it did
+                    pd.DataFrame(rows).to_csv(args.out / f"tracking_part_{chosen[0][0]}.csv", index=False)
         table = pd.DataFrame(rows)
         if args.select:
-            table.to_csv(args.out / f"tracking_part_{chosen[0][0]}.csv", index=False)
             return
     table.to_csv(args.out / "tracking.csv", index=False, float_format="%.4g")
     summary = summarize(table)

@@ -229,11 +229,12 @@ def write_tracks_gif(frames: Any, masks: Any, tracks: pd.DataFrame, path: str | 
 
     Examples
     --------
-    >>> m = np.zeros((3, 32, 32), np.uint16)
-    >>> m[:, 8:16, 8:16] = 1
-    >>> t = pd.DataFrame({"frame": [0, 1, 2], "track_id": [1, 1, 1], "x": [11.5] * 3, "y": [11.5] * 3})
+    >>> m = np.zeros((3, 64, 64), np.uint16)
+    >>> for f in range(3):
+    ...     m[f, 20:30, 10 + 8 * f:20 + 8 * f] = 1
+    >>> t = pd.DataFrame({"frame": [0, 1, 2], "track_id": [1, 1, 1], "x": [14.5, 22.5, 30.5], "y": [24.5] * 3})
     >>> from PIL import Image
-    >>> Image.open(write_tracks_gif(np.ones((3, 32, 32)), m, t, "t.gif")).n_frames
+    >>> Image.open(write_tracks_gif(np.random.default_rng(0).random((3, 64, 64)), m, t, "t.gif")).n_frames
     3
     """
     from PIL import Image, ImageDraw

@@ -45,7 +45,7 @@ Examples
 ...                          "parents", "child"]))
 >>> ctx = TrackRewardContext(frame_shape=(32, 32), n_frames=3, step_scale_px=0.25, detections_per_frame=1.0)
 >>> fragmentation(linked, ctx), area_conservation(linked, ctx), round(motion(linked, ctx), 4)
-(0.0, 0.0, 0.5322)
+(0.0, 0.0, 0.5306)
 """
 
 from __future__ import annotations
