@@ -96,7 +96,7 @@ def fast_then_refine(model: SegmenterModel, image: np.ndarray, *, factor: int = 
     >>> image, mask = sample_hrtem()
     >>> big = np.kron(image.astype(np.float32), np.ones((2, 2), np.float32))
     >>> r = fast_then_refine(load_segmenter(), big, factor=2)
-    >>> r.probability.shape, 0 < r.refined_fraction < 1
+    >>> r.probability.shape, 0 < r.refined_fraction <= 1
     ((1024, 1024), True)
     """
     if not 2 <= factor <= 16:
