@@ -150,7 +150,7 @@ def accuracy(*, only: str | None = None, path: Path | None = None) -> pd.DataFra
     rows = []
     path = path or OUT / "atoms_logstar.csv"
     for im in images():
-        if only is not None and im["set"] != only:
+        if only is not None and only not in (im["set"], im["lattice"]):
             continue
         kw = dict(shape=im["image"].shape, crystal=im["crystal"], pixel_size=im["pixel_size"])
         info = {k: im[k] for k in ("set", "image_name", "lattice", "dose", "noise", "rmse_bound_px")}
@@ -270,6 +270,11 @@ def plot(acc: pd.DataFrame, spd: pd.DataFrame) -> None:
     axes[0].set_ylim(max(0.8, acc["f1"].min() - 0.01), 1.002)
     axes[1].set_ylim(0, min(1.5, acc["rmse_px"].max() * 1.05))
     axes[0].set_title("accuracy per image (abTEM multislice, then simulated)")
+    if spd is None:
+        axes[2].set_axis_off()
+        fig.tight_layout()
+        fig.savefig(OUT / "atoms_logstar.png", dpi=120)
+        return
     med = spd.median(numeric_only=True)
     labels = ["rewardscope --help", "atoms (process)", "paper (process)", "batch: per image"]
     values = [med["help_wall_s"], med["atoms_process_wall_s"], med["paper_process_wall_s"],
@@ -290,7 +295,7 @@ def markdown(acc: pd.DataFrame, spd: pd.DataFrame, dfx: pd.DataFrame) -> str:
     tsum = target.groupby("method", sort=False).apply(_summary, include_groups=False).reset_index()
     f1 = acc.pivot_table(index="image_name", columns="method", values="f1")
     beats = {m: int((f1[m] >= f1[PAPER] - 1e-12).sum()) for m in CONFIGS}
-    med = spd.median(numeric_only=True)
+    med = spd.median(numeric_only=True) if spd is not None else None
     lines = ["# LoG* benchmark", "",
              f"Command: `python benchmarks/atoms_logstar.py` ({TRIALS} trials per image; every image scored with a "
              "border of one nearest-neighbour distance ignored).", "",
@@ -306,7 +311,8 @@ def markdown(acc: pd.DataFrame, spd: pd.DataFrame, dfx: pd.DataFrame) -> str:
              "Where noise hides a vacancy the prior reports a column there (precision drops); at low noise the "
              "empty sites are recognised. For vacancy counting, displacement maps, amorphous or multi-grain "
              "images use `--no-lattice-prior`.", "",
-             f"## Speed (YBCO [100], 256 px, 0.35 Å/px, noise 0.1, {TRIALS} trials; medians of {REPEATS} "
+             ] + ([] if med is None else [
+             f"## Speed (YBCO [100], 256 px, 0.35 Å/px, noise 0.1, {TRIALS} trials; medians of {len(spd)} "
              "interleaved repeats)", "",
              markdown_table(pd.DataFrame([
                  {"what": "rewardscope --help", "wall s": med["help_wall_s"], "CPU s": med["help_cpu_s"],
@@ -323,7 +329,7 @@ def markdown(acc: pd.DataFrame, spd: pd.DataFrame, dfx: pd.DataFrame) -> str:
                  {"what": "batch: images/s after the first (CPU)", "wall s": np.nan, "CPU s": np.nan,
                   "ratio": med["batch_images_per_s_cpu"]}])), "",
              "Per repeat: `atoms_logstar_speed.csv`. The machine is a shared 2-core VM (other jobs ran at the same "
-             "time), so wall times are inflated; the CPU-time columns count only the measured processes.", ""]
+             "time), so wall times are inflated; the CPU-time columns count only the measured processes.", ""])
     return "\n".join(lines)
 
 
@@ -360,7 +366,9 @@ def main() -> None:
 
 def report() -> None:
     """Plot and markdown from the three tables (``--report``: again, without recomputing)."""
-    spd = pd.read_csv(OUT / "atoms_logstar_speed.csv")
+    spd = pd.read_csv(OUT / "atoms_logstar_speed.csv") if (OUT / "atoms_logstar_speed.csv").exists() else None
+    if spd is not None and "help_wall_s" not in spd:
+        spd = None  # an older table: no speed section
     parts = [pd.read_csv(OUT / "atoms_logstar.csv")]  # + a second process's set (--only), if one ran
     parts += [pd.read_csv(f) for f in sorted(OUT.glob("atoms_logstar_only_*.csv"))]
     acc = pd.concat(parts).drop_duplicates(["image_name", "method"]).reset_index(drop=True)
