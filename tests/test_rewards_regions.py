@@ -45,7 +45,29 @@ def test_image_border_is_not_a_boundary():
     m[:, :50] = True  # one straight cut across the image
     assert perimeter_px(m) == pytest.approx(100, abs=1.0)
     assert normalized_perimeter(m) == pytest.approx(100 / 400, abs=0.003)
-    assert compactness(m) == 1.0  # clipped: half-planes are not penalised
+    # mirrored across top, bottom and left: a 100 x 300 strip, 4 pi 30000 / 800^2
+    assert compactness(m) == pytest.approx(4 * np.pi * 30000 / 800 ** 2, rel=0.02)
+
+
+@pytest.mark.parametrize("centre", [(100, 0), (0, 100), (0, 0), (199, 199)])
+def test_disc_cut_by_the_frame_is_as_compact_as_a_whole_disc(centre):
+    m = disc(centre=centre, r=40)  # half disc on an edge, quarter disc in a corner
+    assert compactness(m) == pytest.approx(1.0, abs=0.03)
+    assert compactness(m | disc(centre=(100, 100), r=40)) == pytest.approx(0.5, abs=0.03)
+
+
+def test_band_along_the_edge_loses_to_the_true_patches_it_swallows():
+    # truth: three half discs cut by the top edge (the simulator's patches wrap across the frame);
+    # the band covers them and the crystal between them, as on benchmark image 0
+    truth = disc((256, 256), (50, 0), 35) | disc((256, 256), (128, 0), 35) | disc((256, 256), (206, 0), 35)
+    band = np.zeros((256, 256), bool)
+    band[:37] = True
+    assert band[truth].all() and band.sum() > 1.3 * truth.sum()
+    # mirrored: three whole discs (1/3) and a 768 x 74 strip
+    assert compactness(truth) == pytest.approx(1 / 3, abs=0.02)
+    assert compactness(band) == pytest.approx(4 * np.pi * 768 * 74 / (2 * (768 + 74)) ** 2, rel=0.03)
+    # the old rule (frame free) scored the band 0.0 and the truth 0.33: the band won
+    assert compactness_loss(band) > compactness_loss(truth) + 0.03
 
 
 def test_empty_and_full_masks():
