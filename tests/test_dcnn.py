@@ -180,7 +180,7 @@ def _write_sim(folder, name, **kw):
 def test_atoms_cli_oracle_dcnn_and_method_dcnn(tmp_path):
     path, sim = _write_sim(tmp_path, "ybco", lattice="ybco-100", size=96, noise=0.2, seed=31)
     runner = CliRunner()
-    r = runner.invoke(app, ["atoms", str(path), "--lattice", "ybco-100", "--oracle", "dcnn", "--trials", "20",
+    r = runner.invoke(app, ["atoms", str(path), "--lattice", "ybco-100", "--oracle", "dcnn", "--trials", "40",
                             "--no-progress", "--out", str(tmp_path / "o1")])
     assert r.exit_code == 0, r.output
     s = json.loads((tmp_path / "o1" / "summary.json").read_text())
@@ -191,8 +191,10 @@ def test_atoms_cli_oracle_dcnn_and_method_dcnn(tmp_path):
     assert score_atoms(oracle, sim).f1 >= 0.98  # and it is right (measured 1.0, 153 columns)
     again = score_atoms(found, oracle, shape=sim.image.shape, crystal=get_lattice("ybco-100"), pixel_size=sim.pixel_size)
     assert s["oracle_f1"] == pytest.approx(again.f1) and s["oracle_precision"] == pytest.approx(again.precision)
-    assert s["oracle_f1"] >= 0.8 and s["oracle_precision"] >= 0.95  # LoG* (20 trials) measured 0.89 and 1.0
+    assert s["oracle_f1"] >= 0.8 and s["oracle_precision"] >= 0.95  # LoG* (40 trials) measured 1.0 and 1.0; 20 trials
+    # are too few for the edge-windowed rewards on a 96 px YBCO frame (one study picked qc 0.64)
     r = runner.invoke(app, ["atoms", str(path), "--lattice", "ybco-100", "--method", "dcnn", "--ensemble", "3",
+                            "--no-lattice-prior",  # the network's own per-atom uncertainty; the prior has position_error_px
                             "--no-progress", "--out", str(tmp_path / "o2")])
     assert r.exit_code == 0, r.output
     atoms = pd.read_csv(tmp_path / "o2" / "atoms.csv")
