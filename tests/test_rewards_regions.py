@@ -44,7 +44,7 @@ def test_image_border_is_not_a_boundary():
     m = np.zeros((100, 100), bool)
     m[:, :50] = True  # one straight cut across the image
     assert perimeter_px(m) == pytest.approx(100, abs=1.0)
-    assert normalized_perimeter(m) == pytest.approx(100 / 400, abs=0.003)
+    assert normalized_perimeter(m) == pytest.approx(300 / 400, abs=0.01)  # the reward counts the frame
     # mirrored across top, bottom and left: a 100 x 300 strip, 4 pi 30000 / 800^2
     assert compactness(m) == pytest.approx(4 * np.pi * 30000 / 800 ** 2, rel=0.02)
 
@@ -66,8 +66,12 @@ def test_band_along_the_edge_loses_to_the_true_patches_it_swallows():
     # mirrored: three whole discs (1/3) and a 768 x 74 strip
     assert compactness(truth) == pytest.approx(1 / 3, abs=0.02)
     assert compactness(band) == pytest.approx(4 * np.pi * 768 * 74 / (2 * (768 + 74)) ** 2, rel=0.03)
-    # the old rule (frame free) scored the band 0.0 and the truth 0.33: the band won
+    # the old rules (frame free) scored the band 0.0 / 0.25 and the truth 0.34 / 0.33: the band won both
     assert compactness_loss(band) > compactness_loss(truth) + 0.03
+    # perimeter with the frame: band 2 x 256 + 2 x 37, truth three half circles + 3 x 70 on the frame
+    assert normalized_perimeter(band) == pytest.approx((512 + 74) / 1024, rel=0.03)
+    assert normalized_perimeter(truth) == pytest.approx((3 * np.pi * 35 + 210) / 1024, rel=0.03)
+    assert normalized_perimeter(band) > normalized_perimeter(truth) + 0.03
 
 
 def test_empty_and_full_masks():

@@ -5,8 +5,9 @@ segmentation is a spray of small, ragged pieces. Two numbers say which: the comp
 ``4 pi A / P^2`` of the whole mask (1 for a disc, pi/4 for a square, 1/k for k equal discs)
 and the total perimeter relative to the image border. The perimeter is the length of the
 marching-squares contour at level 0.5 of the mask smoothed by a 1-pixel Gaussian, so straight
-and round edges are measured without the staircase bias of pixel edges; parts of a region cut by the image border do not
-count (the border is not a physical boundary).
+and round edges are measured without the staircase bias of pixel edges. :func:`perimeter_px`
+leaves out the parts of a region cut by the image border; the perimeter reward
+(:func:`normalized_perimeter`) counts them, so running along the frame is not free.
 
 Compactness of regions cut by the frame: each piece that touches the frame is completed by
 mirroring it across the frame edges it touches (a half disc on an edge becomes a disc, a
@@ -153,7 +154,12 @@ def compactness_loss(mask: np.ndarray, context: dict[str, Any] | None = None) ->
 
 
 def normalized_perimeter(mask: np.ndarray, context: dict[str, Any] | None = None) -> float:
-    """Reward to minimise: total perimeter divided by the length of the image border.
+    """Reward to minimise: total perimeter, frame edges of the region included, over the border length.
+
+    The stretch of the image border that a region covers counts as its boundary here, so a
+    region cannot shorten its perimeter by running along the frame (a band hugging one edge
+    that swallows the crystal between several patches would otherwise win); the full mask
+    scores 1.
 
     Parameters
     ----------
@@ -163,13 +169,13 @@ def normalized_perimeter(mask: np.ndarray, context: dict[str, Any] | None = None
 
     Examples
     --------
-    >>> m = np.zeros((100, 100), bool); m[:, :50] = True   # one straight cut
-    >>> round(normalized_perimeter(m), 3)
-    0.25
+    >>> m = np.zeros((100, 100), bool); m[:, :50] = True   # 100 + 200 on the frame, corners rounded
+    >>> round(normalized_perimeter(m), 2)
+    0.74
     """
     m = np.asarray(mask, bool)
     rows, cols = m.shape
-    return perimeter_px(m) / (2.0 * (rows + cols))
+    return (_closed_perimeter_px(m) if m.any() else 0.0) / (2.0 * (rows + cols))
 
 
 def _mask_of(output: Any) -> np.ndarray:
