@@ -136,21 +136,13 @@ def _segment_one(inp: Any, config: SegmentConfig, out: Path, path: Path, progres
 
 def _segment_many(inp: Any, config: SegmentConfig, out: Path, path: Path, progress: bool, *,
                   overwrite: bool, model: Any = None) -> None:
-    import tifffile
-
-    from rewardscope.cli.common import progress_bar
-    from rewardscope.report.particles import save_particle_figures
+    from rewardscope.cli.common import progress_bar, save_movie_result
     from rewardscope.workflows.movie import segment_movie
 
     def write(tmp: Path) -> Any:
         with progress_bar(progress) as report:
             result = segment_movie(inp, config=config, masks_path=tmp / "masks.tif", progress=report, model=model)
-        result.summary["input"] = str(path)
-        result.save(tmp)
-        masks = tifffile.memmap(tmp / "masks.tif", mode="r")
-        save_particle_figures(result, tmp, masks=masks)
-        del masks
-        return result
+        return save_movie_result(result, tmp, path)
 
     result = write_outputs(out, write, inputs=[path], overwrite=overwrite)
     s = result.summary

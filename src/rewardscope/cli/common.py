@@ -57,6 +57,20 @@ def write_outputs(out: Path, writer: Callable[[Path], Any], *, inputs: Iterable[
     return value
 
 
+def save_movie_result(result: Any, tmp: Path, source: Path) -> Any:
+    """Save a movie segmentation (tables, ``summary.json``) and its figures, read from ``tmp/masks.tif``."""
+    import tifffile
+
+    from rewardscope.report.particles import save_particle_figures
+
+    result.summary["input"] = str(source)
+    result.save(tmp)
+    masks = tifffile.memmap(tmp / "masks.tif", mode="r")
+    save_particle_figures(result, tmp, masks=masks)
+    del masks
+    return result
+
+
 @contextlib.contextmanager
 def progress_bar(enabled: bool) -> Iterator[Any]:
     """Yield the progress callback of ``--progress/--no-progress`` (:mod:`rewardscope.progress`).

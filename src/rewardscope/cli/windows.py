@@ -92,11 +92,8 @@ def chunk_frames_option() -> Any:
 def run_parallel_segment(inp: Any, config: Any, *, scheduler: str, workers: int | None, chunk_frames: int,
                          out: Path, path: Path, overwrite: bool, progress: bool) -> None:
     """``rewardscope segment MOVIE --scheduler ...``: chunks of frames through dask, masks.tif written in order."""
-    import tifffile
-
-    from rewardscope.cli.common import console, progress_bar, write_outputs
+    from rewardscope.cli.common import console, progress_bar, save_movie_result, write_outputs
     from rewardscope.parallel import Engine, check_scheduler
-    from rewardscope.report.particles import save_particle_figures
     from rewardscope.workflows.movie_parallel import segment_movie_parallel
 
     check_scheduler(scheduler)
@@ -107,13 +104,8 @@ def run_parallel_segment(inp: Any, config: Any, *, scheduler: str, workers: int 
                 result = segment_movie_parallel(inp, config=config, scheduler=engine.client or "serial",
                                                 chunk_frames=chunk_frames, masks_path=tmp / "masks.tif",
                                                 progress=report)
-            result.summary["input"] = str(path)
             result.summary["scheduler"] = scheduler
-            result.save(tmp)
-            masks = tifffile.memmap(tmp / "masks.tif", mode="r")
-            save_particle_figures(result, tmp, masks=masks)
-            del masks
-            return result
+            return save_movie_result(result, tmp, path)
 
         result = write_outputs(out, write, inputs=[path], overwrite=overwrite)
     s = result.summary
