@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from rewardscope.cli.common import console, guard, overwrite_option, progress_bar, write_outputs
+from rewardscope.cli.common import console, guard, overwrite_option, progress_bar, save_movie_result, write_outputs
 from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
@@ -47,19 +47,12 @@ def track(
                          tune_frames=tune_frames)
 
     def write(tmp: Path) -> Any:
-        import tifffile
-
         from rewardscope.report.tracks import save_track_figures
 
         with progress_bar(progress) as report:
             result = track_particles(movie, config=config, masks=masks, masks_path=tmp / "masks.tif",
                                      progress=report)
-        result.summary["input"] = str(movie)
-        result.save(tmp)
-        track_ids = tifffile.memmap(tmp / "masks.tif", mode="r")
-        save_track_figures(result, tmp, masks=track_ids)
-        del track_ids
-        return result
+        return save_movie_result(result, tmp, movie, save_track_figures)
 
     result = write_outputs(out, write, inputs=[movie, masks], overwrite=overwrite)
     s = result.summary

@@ -57,16 +57,20 @@ def write_outputs(out: Path, writer: Callable[[Path], Any], *, inputs: Iterable[
     return value
 
 
-def save_movie_result(result: Any, tmp: Path, source: Path) -> Any:
-    """Save a movie segmentation (tables, ``summary.json``) and its figures, read from ``tmp/masks.tif``."""
+def save_movie_result(result: Any, tmp: Path, source: Path, figures: Callable[..., Any] | None = None) -> Any:
+    """Save a movie result (tables, ``summary.json``) and its figures, drawn from ``tmp/masks.tif``.
+
+    ``figures(result, folder, masks=...)`` draws them; default: the particle figures of ``segment``.
+    """
     import tifffile
 
-    from rewardscope.report.particles import save_particle_figures
+    if figures is None:
+        from rewardscope.report.particles import save_particle_figures as figures
 
     result.summary["input"] = str(source)
     result.save(tmp)
     masks = tifffile.memmap(tmp / "masks.tif", mode="r")
-    save_particle_figures(result, tmp, masks=masks)
+    figures(result, tmp, masks=masks)
     del masks
     return result
 
