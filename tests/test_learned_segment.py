@@ -200,6 +200,22 @@ def test_cli_segment_unet_on_the_sample_image(tmp_path):
     assert mask_iou(np.asarray(labels).reshape(512, 512) > 0, sample_hrtem()[1]) > 0.98
 
 
+def test_cli_segment_reads_a_colour_image_as_grey_with_a_note(tmp_path):
+    img, truth = sample_hrtem()
+    grey = np.asarray(img, np.uint8)
+    rgb = np.stack([grey, grey, grey], axis=-1)
+    rgb[..., 2] = grey // 2                                              # a tint: really a colour image
+    imsave(tmp_path / "colour.png", rgb, check_contrast=False)
+    res = _run("segment", tmp_path / "colour.png", "--method", "unet",
+               "--out", tmp_path / "out", "--no-progress")
+    assert res.exit_code == 0, res.output
+    assert "colour image; read as grey" in res.output
+    import tifffile
+
+    labels = tifffile.imread(tmp_path / "out" / "masks.tif")
+    assert mask_iou(np.asarray(labels).reshape(512, 512) > 0, truth) > 0.98
+
+
 def test_cli_dataset_writes_crops_and_index(tmp_path):
     img, mask = disc()
     _write_pngs(tmp_path / "images", ["image_0"], [(img.clip(0, 1) * 255).astype(np.uint8)])

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
-from rewardscope.cli.feedback import progress_option
+from rewardscope.cli.feedback import print_warnings, progress_option
 from rewardscope.cli.inputs import signal_option
 from rewardscope.cli.options import option
 from rewardscope.cli.windows import (chunk_frames_option, movie_scheduler_option, overlap_option, run_parallel_segment,
@@ -74,7 +74,7 @@ def segment(
     threshold and split are chosen by label-free rewards, the U-Net's mask by its training."""
     check_output_path(out, inputs=[path], overwrite=overwrite)
     from rewardscope.config import make_config
-    from rewardscope.io.load import load_input
+    from rewardscope.segment.dataset import load_input_as_grey
 
     overrides: dict[str, Any] = dict(
         method=method, network=None if model is None else str(model), device=device, tta=tta, pixel_size=pixel_size, polarity=polarity, trials=trials, split_trials=split_trials,
@@ -87,7 +87,8 @@ def segment(
     from rewardscope.segment.learned import load_method_model
 
     net = load_method_model(config.method, config.network)  # a missing or wrong model fails before any work
-    inp = load_input(path, config.pixel_size, movie=True, name="input", signal=signal)
+    with print_warnings():  # a colour image is read as grey with a note on stderr
+        inp = load_input_as_grey(path, config.pixel_size, name="input", signal=signal)
     if window is not None and len(inp.image) == 1:
         run_windowed_segment(path, config, window=window, overlap=overlap, scheduler=scheduler, workers=workers,
                              out=out, overwrite=overwrite, progress=progress)

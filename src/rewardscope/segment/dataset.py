@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,10 @@ from rewardscope.io.read import IMAGE_SUFFIXES, SUPPORTED, TIFF_SUFFIXES
 
 #: File suffixes read from an images folder.
 FOLDER_SUFFIXES = tuple(sorted(IMAGE_SUFFIXES | TIFF_SUFFIXES | {".npy"}))
+
+if TYPE_CHECKING:
+    from rewardscope.io.load import Input
+    from rewardscope.units import Length
 
 
 @dataclass
@@ -99,19 +103,52 @@ def _grey_from_colour(path: Path) -> np.ndarray:
     return rgb2gray(arr).astype(np.float32)
 
 
-def _read_file(path: Path, notes: list[str]) -> list[np.ndarray]:
-    """The frames of one file (a movie gives several), grey float32."""
+def load_input_as_grey(path: str | Path, pixel_size: str | Length | None = None, *, name: str = "input",
+                       signal: int | None = None, notes: list[str] | None = None) -> Input:
+    """``load_input(path, movie=True)``, but a colour image is read as grey (luminance) with a note.
+
+    Parameters
+    ----------
+    path : str or Path
+        An image or movie file.
+    pixel_size : str or Length, optional
+        Overrides the file's calibration, e.g. ``"0.35A"``.
+    name : str
+        What error messages call the input.
+    signal : int, optional
+        Which signal of a multi-signal file to read.
+    notes : list of str, optional
+        Receives the note when a colour image was converted (a ``PlausibilityWarning`` says it too).
+
+    Returns
+    -------
+    Input
+        As :func:`rewardscope.io.load.load_input`; ``image`` of shape (frames, rows, cols).
+
+    Example
+    -------
+    >>> from rewardscope import datasets
+    >>> load_input_as_grey(datasets.hrtem_path()).image.shape
+    (1, 512, 512)
+    """
     from rewardscope.io.load import load_input
 
+    path = Path(path)
     try:
-        stack = load_input(path, movie=True, name=path.name).image
+        return load_input(path, pixel_size, movie=True, name=name, signal=signal)
     except ImageShapeError as exc:
         if "colour image" not in str(exc):
             raise
-        note = f"{path.name} is a colour image; read as grey (luminance)"
+    note = f"{path.name} is a colour image; read as grey (luminance)"
+    if notes is not None:
         notes.append(note)
-        warnings.warn(note, PlausibilityWarning, stacklevel=3)
-        return [_grey_from_colour(path)]
+    warnings.warn(note, PlausibilityWarning, stacklevel=2)
+    return load_input(_grey_from_colour(path), pixel_size, movie=True, name=name)
+
+
+def _read_file(path: Path, notes: list[str]) -> list[np.ndarray]:
+    """The frames of one file (a movie gives several), grey float32."""
+    stack = load_input_as_grey(path, name=path.name, notes=notes).image
     return [np.asarray(stack[i], np.float32) for i in range(len(stack))]
 
 
