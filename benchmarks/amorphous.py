@@ -5,7 +5,7 @@ by LoG* (no labels), classified (4 classes, 2 nm window) and the amorphous mask 
 the shape rewards. Scores against the simulator's truth: mask IoU, and the share of
 crystalline-region atoms in the right class after Hungarian matching of clusters to species.
 
-Run:  python benchmarks/amorphous.py [--images 12] [--trials 100]
+Run:  python benchmarks/amorphous.py [--images 12] [--trials 100] [--select 0 4]
 Writes benchmarks/results/amorphous.csv, amorphous.md and amorphous.png.
 """
 
@@ -94,14 +94,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--select", type=int, nargs="+", default=None,
+                        help="run only these image indices (same fractions/noise as in the full run); no files written")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows = []
     for i in range(args.images):
         fraction, noise = float(rng.uniform(0.1, 0.3)), float(rng.uniform(0.1, 0.3))
+        if args.select is not None and i not in args.select:
+            continue
         rows.append(one_image(i, round(fraction, 3), round(noise, 3), args.trials))
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
     df = pd.DataFrame(rows)
+    if args.select is not None:
+        print(df[["image", "mask_iou", "area_fraction", "true_area_fraction"]].round(3).to_string(index=False))
+        return
     RESULTS.mkdir(exist_ok=True)
     df.to_csv(RESULTS / "amorphous.csv", index=False)
     mean = df.mean(numeric_only=True)
