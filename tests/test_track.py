@@ -301,3 +301,34 @@ def test_cli_rejects_a_single_image_and_a_movie_without_particles(tmp_path):
         lines = [line for line in res.output.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("rewardscope: error:"), res.output
         assert not bad.exists()
+
+
+# --------------------------------------------------------------------------- issue 13: learned segmenters in track
+
+
+def test_track_with_the_shipped_unet_finds_the_merge():
+    from rewardscope import track_particles
+
+    movie, _ = _merging_movie()
+    movie = np.kron(movie, np.ones((1, 3, 3)))  # 144 x 192 px: discs of the size the U-Net was trained on
+    res = track_particles(movie, segmenter="unet", drift=False, trials=12, seed=3)
+    assert res.events.to_dict("records") == [{"frame": 4, "event": "merge", "parents": "1 2", "child": 3}]
+    assert res.lineage.parents.tolist() == ["", "", "1 2"] and res.summary["segmenter"] == "unet"
+
+
+@pytest.mark.parametrize("args", [["--segmenter", "unet", "--model", "missing.pt"],
+                                  ["--segmenter", "autoencoder"],
+                                  ["--segmenter", "classical", "--model", "movie.npy"]])
+def test_cli_track_rejects_a_bad_learned_segmenter_model(tmp_path, args):
+    from typer.testing import CliRunner
+
+    from rewardscope.cli.main import app
+
+    np.save(tmp_path / "movie.npy", _merging_movie()[0].astype(np.float32))
+    args = [str(tmp_path / a) if a.endswith((".pt", ".npy")) else a for a in args]
+    res = CliRunner().invoke(app, ["track", str(tmp_path / "movie.npy"), "--out", str(tmp_path / "out"), *args,
+                                   "--no-progress"])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rewardscope: error:"), res.output
+    assert not (tmp_path / "out").exists()

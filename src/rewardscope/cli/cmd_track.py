@@ -25,6 +25,7 @@ def track(
     overwrite: bool = overwrite_option(),
     pixel_size: str | None = option(TrackConfig, "pixel_size"),
     segmenter: str = option(TrackConfig, "segmenter"),
+    model: Path | None = option(TrackConfig, "segment.network", "--model"),
     masks: Path | None = typer.Option(None, "--masks", help="Label masks to link instead of segmenting "
                                       "(.tif or .npy, frames x rows x cols, integer labels, 0 = background)."),
     drift: bool = typer.Option(TrackConfig.model_fields["drift"].default, "--drift/--no-drift",
@@ -45,6 +46,12 @@ def track(
     config = make_config(TrackConfig, None, pixel_size=pixel_size, segmenter=segmenter, drift=drift, linker=linker,
                          trials=trials, seed=seed, max_step=max_step, max_gap_frames=max_gap_frames,
                          tune_frames=tune_frames)
+    if model is not None:
+        config = config.model_copy(update={"segment": config.segment.model_copy(update={"network": str(model)})})
+    if masks is None:
+        from rewardscope.segment.learned import load_method_model
+
+        load_method_model(config.segmenter, config.segment.network)  # a missing or wrong model fails before any work
 
     def write(tmp: Path) -> Any:
         from rewardscope.report.tracks import save_track_figures

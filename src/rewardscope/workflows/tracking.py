@@ -6,7 +6,7 @@
    the measurement of :func:`~rewardscope.workflows.drift.correct_drift`; the frames
    themselves are not resampled, so every output stays in the input movie's pixel grid);
 2. **segmentation**, a pluggable step (:data:`SEGMENTERS`, ``segmenter="classical"``:
-   :func:`~rewardscope.workflows.movie.segment_movie`), or label masks given by the caller;
+   ``"autoencoder"``, ``"unet"``: :func:`~rewardscope.workflows.movie.segment_movie`), or label masks given by the caller;
 3. **detections**: centroid and area of every label in every frame (once), with
    drift-corrected positions ``x_aligned, y_aligned``;
 4. **linking** (:class:`TrackingWorkflow`, the study of the loop): laptrack
@@ -83,10 +83,11 @@ class TrackConfig(BaseModel):
 
     pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.5A (default: from the "
                                            "file; without one, sizes are given in pixels only).")
-    segmenter: Literal["classical"] = Field("classical", description="Per-frame segmentation: classical "
-                                            "(label-free, optimized threshold pipeline); ignored with masks.")
-    segment: SegmentConfig = Field(default_factory=SegmentConfig, description="Settings of the classical "
-                                   "segmenter (its own drift step is not used).")
+    segmenter: Literal["classical", "autoencoder", "unet"] = Field(
+        "classical", description="Per-frame segmentation: classical (label-free, optimized threshold pipeline), "
+        "autoencoder (your model, --model) or unet (shipped weights or --model); ignored with masks.")
+    segment: SegmentConfig = Field(default_factory=SegmentConfig, description="Settings of the per-frame "
+                                   "segmenter, its model file in network (its own drift step is not used).")
     drift: bool = Field(True, description="Measure stage drift and link on drift-corrected positions.")
     linker: Literal["lap", "overlap"] = Field("lap", description="lap: laptrack LapTrack on centroid + area "
                                               "features, cut-offs tuned; overlap: laptrack OverLapTrack on mask "
@@ -149,13 +150,20 @@ class TracksResult(Result):
 Segmenter = Callable[..., Any]
 
 
-def classical_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback, *,
-                        masks_path: Path | None = None) -> Any:
-    """Label masks of every frame by :func:`~rewardscope.workflows.movie.segment_movie` (drift off)."""
+def movie_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback, *,
+                    masks_path: Path | None = None) -> Any:
+    """Label masks of every frame by :func:`~rewardscope.workflows.movie.segment_movie` (drift off).
+
+    ``config.segmenter`` picks the method (classical, autoencoder, unet) and
+    ``config.segment.network`` the model file (unet: default the shipped weights).
+    """
+    from rewardscope.segment.learned import load_method_model
     from rewardscope.workflows.movie import segment_movie
 
-    seg_cfg = config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size})
-    result = segment_movie(movie, config=seg_cfg, progress=progress, masks_path=masks_path)
+    seg_cfg = config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size,
+                                                "method": config.segmenter})
+    net = load_method_model(seg_cfg.method, seg_cfg.network)
+    result = segment_movie(movie, config=seg_cfg, model=net, progress=progress, masks_path=masks_path)
     if masks_path is None:
         return np.asarray(result.arrays["masks"])
     import tifffile
@@ -163,8 +171,9 @@ def classical_segmenter(movie: Input, config: TrackConfig, progress: ProgressCal
     return tifffile.memmap(masks_path, mode="r")
 
 
-#: The segmenters ``segmenter=`` names (learned segmenters are added here).
-SEGMENTERS: dict[str, Segmenter] = {"classical": classical_segmenter}
+#: The segmenters ``segmenter=`` names: the classical one and the learned ones (:mod:`rewardscope.segment.learned`).
+SEGMENTERS: dict[str, Segmenter] = {"classical": movie_segmenter, "autoencoder": movie_segmenter,
+                                    "unet": movie_segmenter}
 
 
 # --------------------------------------------------------------------------- the linking workflow
