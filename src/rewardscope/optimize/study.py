@@ -351,7 +351,7 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
     pareto = trials[trials["pareto"]].drop(columns="pareto").reset_index(drop=True)
     pvals = pareto[names].to_numpy(float)
     pareto["distance"] = selection_distances(pvals, rule=selection)
-    best = select_point(pvals, rule=selection)
+    best = _plateau_centre(pareto, select_point(pvals, rule=selection), names, space)
     pareto["selected"] = np.arange(len(pareto)) == best
     if reference_point is not None:
         hv = _hypervolume(pvals, np.asarray(reference_point, float))
@@ -367,6 +367,28 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
         best_trial=int(row["trial"]), sampler=sampler_name, selection=selection,
         reference_point=tuple(float(r) for r in reference_point) if reference_point is not None else None,
         study=study)
+
+
+def _plateau_centre(pareto: pd.DataFrame, best: int, names: list[str], space: SearchSpace) -> int:
+    """Among the Pareto points with exactly the selected point's rewards, the one nearest their parameters' centre.
+
+    When the rewards cannot tell parameters apart (a plateau: e.g. every split depth
+    from 1 to 3 px cuts the same necks), the middle of the plateau is the choice least
+    likely to fall off it on the next frame or image; its edge is not. Distances are on
+    each range parameter's span (log scale for log parameters); categorical parameters
+    are not compared.
+    """
+    tied = np.flatnonzero(np.all(pareto[names].to_numpy(float) == pareto[names].to_numpy(float)[best], axis=1))
+    ranges = [q for q in space if hasattr(q, "log") and q.name in pareto and q.high > q.low]
+    if len(tied) < 2 or not ranges:
+        return best
+    cols = []
+    for q in ranges:
+        x = pareto[q.name].to_numpy(float)[tied]
+        x = np.log(x) if q.log else x
+        lo, hi = (np.log(q.low), np.log(q.high)) if q.log else (q.low, q.high)
+        cols.append((x - (x.min() + x.max()) / 2) / (hi - lo))
+    return int(tied[np.argmin(np.hypot.reduce(cols, axis=0) if len(cols) > 1 else np.abs(cols[0]))])
 
 
 def _plain(value: Any) -> Any:

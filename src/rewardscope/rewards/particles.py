@@ -158,7 +158,7 @@ def concavity(seg: Any, ctx: ParticleRewardContext) -> float:
 
 
 def cut_fraction(seg: Any, ctx: ParticleRewardContext) -> float:
-    """Length of split cuts relative to the foreground perimeter (0 without splits)."""
+    """Length of the split cuts through particle bodies (not necks) relative to the foreground perimeter (0 without)."""
     fg = seg.labels > 0
     perimeter = int(np.sum(fg & ~ndi.binary_erosion(fg)))
     return float(seg.cut_px / perimeter) if perimeter else 0.0

@@ -8,6 +8,14 @@ radii R1 <= R2 joined by a neck of half-width w are split when R1 - w >= depth_p
 convex region has a concave EDT with a single maximum, so only clearly non-convex
 regions (solidity below :data:`CONVEX_SOLIDITY`) are examined, each in its own
 bounding box; that keeps the split cheap enough for movies.
+
+The split reports the length of the cuts that go through particle *bodies*: a cut
+between two pieces counts only when it is wider than :data:`NECK_RATIO` times the
+smaller piece's equivalent diameter. A cut across a narrow neck (two particles that
+touch, or that the smoothing bridged) separates particles and costs nothing; a cut
+across a wide waist halves one particle. The split study's ``cuts`` reward
+(:func:`~rewardscope.rewards.particles.cut_fraction`) counts these, so it opposes
+cutting bodies, not cutting necks.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from skimage.segmentation import watershed
 
 #: Regions at least this convex (area / convex-hull area) are never split.
 CONVEX_SOLIDITY = 0.95
+#: A cut wider than this times the smaller piece's equivalent diameter goes through a body, not a neck.
+NECK_RATIO = 0.5
 
 
 def clean_labels(mask: np.ndarray, *, min_area_px: float = 0.0) -> np.ndarray:
@@ -124,11 +134,29 @@ def _split_region(region: np.ndarray, depth_px: float) -> np.ndarray | None:
     return watershed(-dist, markers, mask=region)
 
 
-def _cut_pixels(labels: np.ndarray) -> int:
-    """Pixels that touch a pixel of another (non-zero) label to the right or below."""
-    right = (labels[:, :-1] != labels[:, 1:]) & (labels[:, :-1] > 0) & (labels[:, 1:] > 0)
-    down = (labels[:-1] != labels[1:]) & (labels[:-1] > 0) & (labels[1:] > 0)
-    return int(right.sum() + down.sum())
+def _body_cut_pixels(labels: np.ndarray) -> int:
+    """Contact pixels (right or below neighbours of another non-zero label) of the body cuts.
+
+    A pair of pieces counts its contact length only when that is wider than
+    :data:`NECK_RATIO` times the smaller piece's equivalent diameter.
+
+    Examples
+    --------
+    >>> halves = np.ones((10, 20), int); halves[:, 10:] = 2  # a straight 10-px cut through a body
+    >>> dumbbell = halves.copy(); dumbbell[:4] = dumbbell[6:] = 0; dumbbell[1:9, 2:8] = 1; dumbbell[1:9, 12:18] = 2
+    >>> _body_cut_pixels(halves), _body_cut_pixels(dumbbell)  # the 2-px neck of the dumbbell is free
+    (10, 0)
+    """
+    contacts = []
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:])):
+        touch = (a != b) & (a > 0) & (b > 0)
+        contacts.append(np.stack([np.minimum(a[touch], b[touch]), np.maximum(a[touch], b[touch])], 1))
+    pairs, length = np.unique(np.concatenate(contacts), axis=0, return_counts=True)
+    if not len(pairs):
+        return 0
+    diameter = np.sqrt(4 * np.bincount(labels.ravel()) / np.pi)
+    body = length > NECK_RATIO * np.minimum(diameter[pairs[:, 0]], diameter[pairs[:, 1]])
+    return int(length[body].sum())
 
 
 def split_touching(labels: np.ndarray, *, depth_px: float,
@@ -151,7 +179,8 @@ def split_touching(labels: np.ndarray, *, depth_px: float,
     n_split : int
         Regions that were cut.
     cut_px : int
-        Length of the cut lines, pixels.
+        Length of the cuts through particle bodies (wider than :data:`NECK_RATIO` times the
+        smaller piece's equivalent diameter), pixels; cuts across necks are not counted.
 
     Examples
     --------
@@ -180,7 +209,7 @@ def split_touching(labels: np.ndarray, *, depth_px: float,
             window[pieces == j] = next_label
             next_label += 1
         n_split += 1
-        cut_px += _cut_pixels(np.where(region, window, 0))
+        cut_px += _body_cut_pixels(np.where(region, window, 0))
     if n_split:
         from skimage.segmentation import relabel_sequential
 

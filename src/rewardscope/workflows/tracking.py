@@ -106,6 +106,9 @@ class TrackConfig(BaseModel):
                                         "touches it (its track may start or end there).")
     vanish_diameter: LengthOrPixels = Field(Pixels(6.0), description="Tracks that start or end with a smaller "
                                             "equivalent diameter may nucleate or dissolve (not fragments).")
+    touch_frames: int = Field(2, ge=0, le=20, description="A particle cut in two, or two particles joined, for at "
+                              "most this many frames is a segmentation flicker or a touch: undone before linking "
+                              "(rewardscope.track.consistency; 0: labels linked as they are).")
 
 
 # --------------------------------------------------------------------------- results
@@ -490,6 +493,8 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         if labels is None:
             labels = SEGMENTERS[cfg.segmenter](inp, cfg, report,
                                                masks_path=None if masks_path is None else Path(work) / "labels.tif")
+        labels = _consistent(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
+                             None if masks_path is None else Path(work) / "consistent.tif")
         t_seg = time.perf_counter() - t0 - t_drift
         det = detect(labels, stack, drift=drift, pixel_size=inp.pixel_size, progress=report)
         window = len(stack) if cfg.tune_frames == 0 else min(max(cfg.tune_frames, 2), len(stack))
@@ -518,6 +523,23 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         result.tables["drift"] = drift
     result.extras["stack"] = stack
     return result
+
+
+def _consistent(labels: Any, drift: pd.DataFrame | None, touch_frames: int, stack: LazyStack,
+                pixel_size: Length | None, path: Path | None) -> Any:
+    """The labels after :func:`~rewardscope.track.consistency.temporal_consistency` (streamed to ``path`` if given)."""
+    if touch_frames <= 0:
+        return labels
+    from rewardscope.track.consistency import temporal_consistency
+
+    with MaskSink(path, shape=stack.shape, pixel_size=pixel_size) as sink:
+        for frame in temporal_consistency(labels, drift, touch_frames=touch_frames):
+            sink.add(frame)
+    if path is None:
+        return sink.stack
+    import tifffile
+
+    return tifffile.memmap(path, mode="r")
 
 
 def _drift(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback) -> pd.DataFrame | None:
