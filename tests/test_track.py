@@ -106,11 +106,11 @@ def test_area_conservation_is_the_relative_area_error_at_merges():
     assert area_conservation(link_tracks(pair, LinkParams(max_displacement_px=4, merge_distance_px=8)), ctx) == 0.0
     pair.loc[pair.frame >= 4, "area_px"] = 240.0  # 1.5x the parents' sum: 56 px above the widened interval
     assert area_conservation(link_tracks(pair, LinkParams(max_displacement_px=4, merge_distance_px=8)), ctx) \
-        == pytest.approx((240 - 1.15 * 160) / (1.15 * 160))
+        == pytest.approx((240 - 1.15 * 160) / (1.15 * 160) / ctx.detections_per_frame)
     pair.loc[pair.frame >= 4, "area_px"] = 80.0  # one parent's area: below one sphere of both volumes
     low = 0.85 * (2 * 80 ** 1.5) ** (2 / 3)
     assert area_conservation(link_tracks(pair, LinkParams(max_displacement_px=4, merge_distance_px=8)), ctx) \
-        == pytest.approx((low - 80) / low)
+        == pytest.approx((low - 80) / low / ctx.detections_per_frame)
 
 
 def test_a_swapped_identity_scores_worse_motion_than_the_correct_linking():

@@ -118,7 +118,7 @@ def _hv2(pts: np.ndarray, ref: np.ndarray) -> float:
 
 
 def normalize(values: np.ndarray, *, lower: np.ndarray | None = None,
-              upper: np.ndarray | None = None) -> np.ndarray:
+              upper: np.ndarray | None = None, min_span: np.ndarray | None = None) -> np.ndarray:
     """Min-max normalize each objective to [0, 1] (a constant objective maps to 0).
 
     Parameters
@@ -127,6 +127,9 @@ def normalize(values: np.ndarray, *, lower: np.ndarray | None = None,
     lower, upper : array_like, shape (m,), optional
         Bounds to use instead of the columns' min and max (to compare several studies in
         one space).
+    min_span : array_like, shape (m,), optional
+        Smallest span an objective is divided by (its scale): an objective that varies
+        less than this over the points stays below 1 instead of being stretched to [0, 1].
 
     Returns
     -------
@@ -136,9 +139,13 @@ def normalize(values: np.ndarray, *, lower: np.ndarray | None = None,
     --------
     >>> normalize([[0, 5], [2, 5], [4, 5]]).tolist()
     [[0.0, 0.0], [0.5, 0.0], [1.0, 0.0]]
+    >>> normalize([[0.0], [0.1]], min_span=[1.0]).tolist()
+    [[0.0], [0.1]]
     """
     arr = _as_values(values)
     lo = np.nanmin(arr, axis=0) if lower is None else np.asarray(lower, float)
     hi = np.nanmax(arr, axis=0) if upper is None else np.asarray(upper, float)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    return (arr - lo) / span
+    span = hi - lo
+    if min_span is not None:
+        span = np.maximum(span, np.asarray(min_span, float))
+    return (arr - lo) / np.where(span > 0, span, 1.0)

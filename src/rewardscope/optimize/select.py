@@ -1,7 +1,8 @@
 """Choose one point of a Pareto front: closest to the ideal point.
 
-Objectives are min-max normalized over the candidate points, so the ideal (utopia)
-point is the origin, and the chosen point minimises either the Euclidean distance
+Objectives are min-max normalized over the candidate points (optionally with a
+smallest span per objective, its scale, so that a reward that hardly varies is not
+stretched as much as one that does), so the ideal (utopia) point is the origin, and the chosen point minimises either the Euclidean distance
 (a balanced compromise) or the Chebyshev distance (the worst normalized objective) to
 it. Ties go to the earliest point, so the choice is deterministic.
 """
@@ -17,7 +18,7 @@ SELECTION_RULES = ("euclidean", "chebyshev")
 
 
 def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
-                        weights: np.ndarray | None = None) -> np.ndarray:
+                        weights: np.ndarray | None = None, scales: np.ndarray | None = None) -> np.ndarray:
     """Distance of every point to the ideal point on min-max normalized objectives.
 
     Parameters
@@ -27,6 +28,10 @@ def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
     rule : {"euclidean", "chebyshev"}
     weights : array_like, shape (m,), optional
         Non-negative weight per objective (default all 1).
+    scales : array_like, shape (m,), optional
+        Smallest span per objective in the normalisation (:func:`normalize`'s
+        ``min_span``; default 0: plain min-max): differences far below an objective's
+        scale are near-ties and do not outweigh another objective's real spread.
 
     Returns
     -------
@@ -40,7 +45,7 @@ def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
     if rule not in SELECTION_RULES:
         raise ParameterError(f"unknown selection rule {rule!r}; use one of {list(SELECTION_RULES)}")
     arr = _as_values(values)
-    norm = normalize(arr)
+    norm = normalize(arr, min_span=scales)
     w = np.ones(arr.shape[1]) if weights is None else np.asarray(weights, float)
     if w.shape != (arr.shape[1],) or (w < 0).any():
         raise ParameterError(f"weights must be {arr.shape[1]} non-negative numbers, got {weights}")
@@ -51,7 +56,7 @@ def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
 
 
 def select_point(values: np.ndarray, *, rule: str = "euclidean",
-                 weights: np.ndarray | None = None) -> int:
+                 weights: np.ndarray | None = None, scales: np.ndarray | None = None) -> int:
     """Index of the point closest to the ideal point.
 
     Parameters
@@ -62,6 +67,8 @@ def select_point(values: np.ndarray, *, rule: str = "euclidean",
         Distance used on min-max normalized objectives.
     weights : array_like, shape (m,), optional
         Weight per objective.
+    scales : array_like, shape (m,), optional
+        Smallest span per objective (see :func:`selection_distances`).
 
     Returns
     -------
@@ -76,6 +83,6 @@ def select_point(values: np.ndarray, *, rule: str = "euclidean",
     arr = _as_values(values)
     if len(arr) == 0:
         raise ParameterError("cannot select a point from an empty set")
-    dist = selection_distances(arr, rule=rule, weights=weights)
+    dist = selection_distances(arr, rule=rule, weights=weights, scales=scales)
     dist = np.where(np.isnan(dist), np.inf, dist)
     return int(np.argmin(dist))

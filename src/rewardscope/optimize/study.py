@@ -206,7 +206,8 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
               selection: str = "euclidean", storage: str | Path | None = None,
               study_name: str | None = None, warm_start: Sequence[Mapping[str, Any]] | None = None,
               progress: ProgressArg = True, reference_point: Sequence[float] | None = None,
-              sampler_options: Mapping[str, Any] | None = None, stage: str | None = None) -> StudyResult:
+              sampler_options: Mapping[str, Any] | None = None, stage: str | None = None,
+              selection_scales: Sequence[float] | None = None) -> StudyResult:
     """Minimise several objectives over a search space with Optuna.
 
     Parameters
@@ -246,6 +247,9 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
         Extra keyword arguments for the sampler (e.g. ``{"population_size": 100}``).
     stage : str, optional
         Name of the progress stage (default ``"optimizing (<sampler>)"``, e.g. ``"optimizing (tpe)"``).
+    selection_scales : sequence of float, optional
+        Smallest span per objective when the Pareto point is chosen
+        (:func:`~rewardscope.optimize.select.selection_distances`; default plain min-max).
 
     Returns
     -------
@@ -296,7 +300,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
             study.optimize(_objective, n_trials=remaining, callbacks=[lambda *_: advance()], catch=())
     seconds = time.perf_counter() - start
     return summarise_study(study, space, objective_names=names, selection=selection, seconds=seconds,
-                           reference_point=reference_point,
+                           reference_point=reference_point, selection_scales=selection_scales,
                            sampler_name=sampler if isinstance(sampler, str) else type(sampler).__name__)
 
 
@@ -327,7 +331,8 @@ def trials_table(study: Any, space: SearchSpace, objective_names: Sequence[str])
 
 def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence[str],
                     selection: str = "euclidean", seconds: float = float("nan"),
-                    reference_point: Sequence[float] | None = None, sampler_name: str = "") -> StudyResult:
+                    reference_point: Sequence[float] | None = None, sampler_name: str = "",
+                    selection_scales: Sequence[float] | None = None) -> StudyResult:
     """Build a :class:`StudyResult` from an Optuna study (also a stored one).
 
     Parameters
@@ -341,6 +346,8 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
     reference_point : sequence of float, optional
         Raw-space hypervolume reference; default: normalized space, reference 1.1.
     sampler_name : str
+    selection_scales : sequence of float, optional
+        Smallest span per objective in the choice of the point (see :func:`run_study`).
     """
     names = list(objective_names)
     trials = trials_table(study, space, names)
@@ -350,8 +357,8 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
     trials["pareto"] = pareto_mask(vals)
     pareto = trials[trials["pareto"]].drop(columns="pareto").reset_index(drop=True)
     pvals = pareto[names].to_numpy(float)
-    pareto["distance"] = selection_distances(pvals, rule=selection)
-    best = _plateau_centre(pareto, select_point(pvals, rule=selection), names, space)
+    pareto["distance"] = selection_distances(pvals, rule=selection, scales=selection_scales)
+    best = _plateau_centre(pareto, select_point(pvals, rule=selection, scales=selection_scales), names, space)
     pareto["selected"] = np.arange(len(pareto)) == best
     if reference_point is not None:
         hv = _hypervolume(pvals, np.asarray(reference_point, float))

@@ -20,10 +20,15 @@ both score badly.
   ``merge_area_tolerance``; the error is the relative distance of ``A_child`` to that
   interval (0 inside). At a split the same with
   parent and children swapped. A plain link whose area jumps by more than
-  ``area_jump_tolerance`` (relative) is an error of that size too: it is what a merge
-  linked as a continuation looks like. Mean over events and such jumps (0 without
-  either). A merge cut-off that is too loose joins a neighbour passing by (child area
-  far below the interval); one that is too tight leaves the jump; both raise it.
+  ``area_jump_tolerance`` (relative) next to a track that ends (grows) or starts
+  (shrinks) there is an error of that size too: it is what a merge (split) linked as a
+  continuation looks like; a jump without such a neighbour is segmentation noise that no
+  linking changes, and is not counted (else breaking tracks at noisy frames would pay). The errors are summed and divided, like
+  ``fragmentation``, by the mean number of detections per frame (a property of the
+  movie): a mean over events would let many moderately wrong merges dilute a few large
+  errors (tight link cut-offs that break tracks and "explain" the breaks by false merges
+  lowered a mean). A merge cut-off that is too loose joins a neighbour passing by (child
+  area far below the interval); one that is too tight leaves the jump; both raise it.
   Counting only events would reward finding no merges at all.
 * ``motion`` -- plausibility of the steps after drift correction against the movie's own
   step distribution: the mean over all links of ``max(0, log(1 + (step / scale)**2) -
@@ -176,31 +181,70 @@ def merged_area_error(one: float, many: np.ndarray, tolerance: float = 0.0) -> f
     return max(one - high, 0.0) / max(high, 1.0)
 
 
-def area_jumps(tracks: pd.DataFrame, tolerance: float, *, ignore: np.ndarray | None = None) -> np.ndarray:
-    """Relative area changes ``|A_next - A_prev| / min(A)`` (at most 1) of plain links above ``tolerance``.
+def area_jumps(tracks: pd.DataFrame, tolerance: float, *, ignore: np.ndarray | None = None,
+               reach: float = 1.5) -> np.ndarray:
+    """Relative area changes ``|A_next - A_prev| / min(A)`` (at most 1) of plain links that look like missed events.
 
-    ``ignore`` (one flag per row of ``tracks``) drops every link from or to a flagged row
-    (particles cut by the frame's edge change their visible area fast).
+    A link counts when its area grows by more than ``tolerance`` while another track
+    ends in the frame before within ``reach`` radii of the grown particle (a merge linked
+    as a continuation), or shrinks by more while another track starts in the frame after
+    within ``reach`` radii of the shrunk one (a split linked so). Jumps with no such
+    neighbour are segmentation noise that no linking can change: counting them would pay
+    the linking for breaking tracks at them.
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        ``frame, track_id, x, y, area_px`` (``x_aligned, y_aligned`` when present), px.
+    tolerance : float
+        Relative change below which a link is plain growth or noise.
+    ignore : array of bool, optional
+        One flag per row of ``tracks``: every link from or to a flagged row is dropped
+        (particles cut by the frame's edge change their visible area fast).
+    reach : float
+        Neighbour distance, in equivalent radii of the grown (shrunk) particle.
+
+    Returns
+    -------
+    numpy.ndarray
+        The counted relative changes.
 
     Examples
     --------
-    >>> t = pd.DataFrame({"frame": [0, 1, 2], "track_id": [1, 1, 1], "area_px": [100.0, 110.0, 170.0]})
+    >>> t = pd.DataFrame({"frame": [0, 1, 2, 0, 1], "track_id": [1, 1, 1, 2, 2], "x": [5.0, 5, 5, 9, 9],
+    ...                   "y": [5.0, 5, 5, 5, 5], "area_px": [100.0, 110.0, 170.0, 60.0, 60.0]})
     >>> area_jumps(t, 0.35).round(3).tolist()
     [0.545]
+    >>> area_jumps(t[t.track_id == 1], 0.35).tolist()
+    []
     """
+    cols = _positions(tracks)
     order = np.lexsort((tracks["frame"].to_numpy(), tracks["track_id"].to_numpy()))
     ids = tracks["track_id"].to_numpy()[order]
+    frame = tracks["frame"].to_numpy()[order]
+    xy = tracks[cols].to_numpy(float)[order]
     keep = ids[1:] == ids[:-1]
     if ignore is not None:
         flagged = np.asarray(ignore, bool)[order]
         keep &= ~(flagged[1:] | flagged[:-1])
     area = np.maximum(tracks["area_px"].to_numpy(float)[order], 1.0)
-    jump = np.minimum(np.abs(np.diff(area)) / np.minimum(area[1:], area[:-1]), 1.0)[keep]
-    return jump[jump > tolerance]
+    jump = np.minimum(np.abs(np.diff(area)) / np.minimum(area[1:], area[:-1]), 1.0)
+    last = np.r_[ids[1:] != ids[:-1], True]
+    first = np.r_[True, ids[1:] != ids[:-1]]
+    counted = []
+    for k in np.flatnonzero(keep & (jump > tolerance)):
+        grew = area[k + 1] > area[k]
+        big = k + 1 if grew else k
+        ends = (last & (frame == frame[k])) if grew else (first & (frame == frame[k + 1]))
+        ends &= ids != ids[k]
+        radius = np.sqrt(area[big] / np.pi)
+        if np.any(np.hypot(*(xy[ends] - xy[big]).T) <= reach * radius):
+            counted.append(jump[k])
+    return np.asarray(counted, float)
 
 
 def area_conservation(linked: Any, context: TrackRewardContext) -> float:
-    """Mean area error over merges, splits and area jumps of plain links (see the module docstring)."""
+    """Summed area error of merges, splits and area jumps of plain links per mean detections per frame."""
     events = linked.events
     tracks = linked.tracks
     if tracks.empty:
@@ -218,7 +262,7 @@ def area_conservation(linked: Any, context: TrackRewardContext) -> float:
         for parent, group in events[events["event"] == "split"].groupby("parents"):
             children = first_area.loc[group["child"].astype(int).tolist()].to_numpy(float)
             errors.append(merged_area_error(float(last_area.loc[int(parent)]), children, context.merge_area_tolerance))
-    return float(np.mean(errors)) if errors else 0.0
+    return float(np.sum(errors)) / max(context.detections_per_frame, 1.0)
 
 
 def track_steps(tracks: pd.DataFrame) -> np.ndarray:
@@ -283,3 +327,12 @@ def step_scale_px(detections: pd.DataFrame, *, floor_px: float = 0.5) -> float:
 #: The default tracking rewards.
 TRACK_REWARDS: dict[str, TrackReward] = {"fragmentation": fragmentation, "area_conservation": area_conservation,
                                          "motion": motion}
+
+#: Scales of the tracking rewards in the choice of the Pareto point (smallest spans,
+#: :func:`rewardscope.optimize.select.selection_distances`). ``fragmentation`` and
+#: ``area_conservation`` count errors per particle in a frame: 1 = as many errors as
+#: particles. ``motion`` is a mean per link: 0.05 = one link in about 30 at twice the
+#: tolerated step. Plain min-max normalisation would stretch a reward that hardly varies
+#: on the front (a few px of area, one long step) to the same weight as a fragmentation
+#: that varies by tens of broken tracks, and choose the broken tracks.
+TRACK_REWARD_SCALES: dict[str, float] = {"fragmentation": 1.0, "area_conservation": 1.0, "motion": 0.05}

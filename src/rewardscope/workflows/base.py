@@ -66,11 +66,15 @@ class Workflow:
         What the rewards compare against (physics prior, pixel size).
     reference_point : sequence of float, optional
         Hypervolume reference on raw reward values (None: normalized space).
+    reward_scales : mapping of str to float, optional
+        Smallest span of a reward when the Pareto point is chosen (its scale: a
+        difference that matters); rewards not named, or None, are min-max normalized.
     """
 
     rewards: Mapping[str, Reward]
     context: Any = None
     reference_point: Sequence[float] | None = None
+    reward_scales: Mapping[str, float] | None = None
 
     #: Label of the trials' progress stage in :func:`run_workflow` (None: ``"optimizing (<sampler>)"``).
     stage = None
@@ -208,12 +212,19 @@ def optimize(workflow: Workflow, image: Any, settings: StudySettings | None = No
         t1 = time.perf_counter()
         study = run_study(lambda params: workflow.evaluate(workflow.run(state, params)), workflow.search_space(),
                           objective_names=workflow.objective_names, warm_start=warm_start, progress=report,
-                          reference_point=workflow.reference_point, stage=stage, **settings.study_kwargs())
+                          reference_point=workflow.reference_point, stage=stage,
+                          selection_scales=_scales(workflow), **settings.study_kwargs())
     t2 = time.perf_counter()
     output = workflow.run(state, study.best_params)
     t3 = time.perf_counter()
     return Optimized(study=study, state=state, output=output,
                      seconds={"prepare": t1 - t0, "optimize": t2 - t1, "total": t3 - t0})
+
+
+def _scales(workflow: Workflow) -> list[float] | None:
+    """The workflow's reward scales in objective order (None without any)."""
+    scales = workflow.reward_scales or {}
+    return [float(scales.get(name, 0.0)) for name in workflow.objective_names] if scales else None
 
 
 def _prepare(workflow: Workflow, image: Any, progress: ProgressCallback) -> Any:

@@ -57,7 +57,7 @@ from rewardscope.optimize import FloatParam, IntParam, SearchSpace, StudyResult
 from rewardscope.optimize.settings import StudySettings
 from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, start_stage
 from rewardscope.result import Result
-from rewardscope.rewards.tracks import TRACK_REWARDS, TrackReward, TrackRewardContext, step_scale_px
+from rewardscope.rewards.tracks import TRACK_REWARD_SCALES, TRACK_REWARDS, TrackReward, TrackRewardContext, step_scale_px
 from rewardscope.segment.measure import measure_particles
 from rewardscope.track.linking import Linked, LinkParams, link_overlap, link_tracks
 from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels, size_in_px
@@ -231,7 +231,7 @@ class TrackingWorkflow(Workflow):
 
     def __init__(self, *, config: TrackConfig, context: TrackRewardContext, max_step_px: float,
                  rewards: Mapping[str, TrackReward] | None = None) -> None:
-        super().__init__(rewards=dict(rewards or TRACK_REWARDS), context=context)
+        super().__init__(rewards=dict(rewards or TRACK_REWARDS), context=context, reward_scales=TRACK_REWARD_SCALES)
         self.config, self.max_step_px = config, max(float(max_step_px), 1.0)
 
     def search_space(self) -> SearchSpace:
