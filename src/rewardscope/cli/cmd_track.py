@@ -36,6 +36,7 @@ def track(
     max_step: str = option(TrackConfig, "max_step"),
     max_gap_frames: int = option(TrackConfig, "max_gap_frames"),
     tune_frames: int = option(TrackConfig, "tune_frames"),
+    touch_frames: int = option(TrackConfig, "touch_frames"),
     progress: bool = progress_option(),
 ) -> None:
     """Track the particles of MOVIE through motion, growth and coalescence (merges end both parents)."""
@@ -45,7 +46,7 @@ def track(
 
     config = make_config(TrackConfig, None, pixel_size=pixel_size, segmenter=segmenter, drift=drift, linker=linker,
                          trials=trials, seed=seed, max_step=max_step, max_gap_frames=max_gap_frames,
-                         tune_frames=tune_frames)
+                         tune_frames=tune_frames, touch_frames=touch_frames)
     if model is not None:
         config = config.model_copy(update={"segment": config.segment.model_copy(update={"network": str(model)})})
     if masks is None:

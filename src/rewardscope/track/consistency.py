@@ -72,29 +72,49 @@ def overlaps(a: np.ndarray, b: np.ndarray) -> pd.DataFrame:
     """
     a, b = np.asarray(a).ravel().astype(np.int64), np.asarray(b).ravel().astype(np.int64)
     both = (a > 0) & (b > 0)
-    keys, n = np.unique(a[both] * (int(b.max()) + 1) + b[both], return_counts=True)
-    la, lb = keys // (int(b.max()) + 1), keys % (int(b.max()) + 1)
+    width = int(b.max()) + 1
+    key = a[both] * width + b[both]
+    if (int(a.max()) + 1) * width <= 1 << 22:  # small label range: counting beats sorting
+        counts = np.bincount(key)
+        keys = np.flatnonzero(counts)
+        n = counts[keys]
+    else:
+        keys, n = np.unique(key, return_counts=True)
+    la, lb = keys // width, keys % width
     area_a, area_b = np.bincount(a), np.bincount(b)
     return pd.DataFrame({"a": la, "b": lb, "n": n, "cover_a": n / area_a[la], "cover_b": n / area_b[lb]})
 
 
+def _multi(ov: pd.DataFrame) -> dict[int, list[int]]:
+    """``a -> [b, ...]`` for the labels ``a`` that cover two or more ``b`` (each >= :data:`COVER` of ``b``)."""
+    hit = ov["cover_b"].to_numpy() >= COVER
+    a, b = ov["a"].to_numpy()[hit], ov["b"].to_numpy()[hit]
+    many = np.flatnonzero(np.bincount(a) >= 2) if a.size else []
+    return {int(k): sorted(int(v) for v in b[a == k]) for k in many}
+
+
+def _swap(ov: pd.DataFrame) -> pd.DataFrame:
+    """The overlap table of ``(b, a)`` from that of ``(a, b)``."""
+    return ov.rename(columns={"a": "b", "b": "a", "cover_a": "cover_b", "cover_b": "cover_a"})
+
+
 def _groups(current: np.ndarray, other: np.ndarray) -> dict[int, list[int]]:
     """For every label of ``other``: the labels of ``current`` it covers (>= :data:`COVER` of their area), if >= 2."""
-    ov = overlaps(other, current)
-    ov = ov[ov["cover_b"] >= COVER]
-    return {int(k): sorted(int(v) for v in g["b"]) for k, g in ov.groupby("a") if len(g) >= 2}
+    return _multi(overlaps(other, current))
 
 
 def _covered(current: np.ndarray, other: np.ndarray) -> dict[int, list[int]]:
     """For every label of ``current``: the labels of ``other`` it covers (>= :data:`COVER` of their area), if >= 2."""
-    ov = overlaps(current, other)
-    ov = ov[ov["cover_b"] >= COVER]
-    return {int(k): sorted(int(v) for v in g["b"]) for k, g in ov.groupby("a") if len(g) >= 2}
+    return _multi(overlaps(current, other))
 
 
-def _fuse(current: np.ndarray, previous: np.ndarray, later: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
-    """Relabel as one the labels that one particle covers both before and within the later frames."""
-    groups = list(_groups(current, previous).values())
+def _fuse(current: np.ndarray, previous: np.ndarray, later: Iterable[np.ndarray],
+          ov: pd.DataFrame | None = None) -> tuple[np.ndarray, int]:
+    """Relabel as one the labels that one particle covers both before and within the later frames.
+
+    ``ov``: ``overlaps(previous, current)`` when already computed.
+    """
+    groups = list((_groups(current, previous) if ov is None else _multi(ov)).values())
     if not groups:
         return current, 0
     lut = np.arange(int(current.max()) + 1)
@@ -110,9 +130,13 @@ def _fuse(current: np.ndarray, previous: np.ndarray, later: Iterable[np.ndarray]
     return (lut[current] if fused else current), fused
 
 
-def _separate(current: np.ndarray, previous: np.ndarray, later: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
-    """Cut among the previous frame's particles a label that joined them, when a later frame shows them apart."""
-    joined = _covered(current, previous)
+def _separate(current: np.ndarray, previous: np.ndarray, later: Iterable[np.ndarray],
+              ov: pd.DataFrame | None = None) -> tuple[np.ndarray, int]:
+    """Cut among the previous frame's particles a label that joined them, when a later frame shows them apart.
+
+    ``ov``: ``overlaps(previous, current)`` when already computed.
+    """
+    joined = _covered(current, previous) if ov is None else _multi(_swap(ov))
     if not joined:
         return current, 0
     out, next_label, separated = current.copy(), int(current.max()) + 1, 0
@@ -193,8 +217,9 @@ def temporal_consistency(labels: Any, drift: pd.DataFrame | None, *, touch_frame
         if touch_frames > 0 and previous is not None and f + 1 < n:
             later = _Later(frames, shift, f, min(f + 1 + touch_frames, n))
             prev = shift_labels(previous, *(shift[f] - shift[f - 1]))
-            current, _ = _fuse(current, prev, later)
-            current, _ = _separate(current, prev, later)
+            ov = overlaps(prev, current)
+            current, fused = _fuse(current, prev, later, ov)
+            current, _ = _separate(current, prev, later, None if fused else ov)
         frames.forget_before(f + 1)
         previous = current
         yield current

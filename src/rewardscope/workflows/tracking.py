@@ -98,7 +98,7 @@ class TrackConfig(BaseModel):
                                      "merge distances: px (e.g. 20px) or a length (needs a pixel size).")
     max_gap_frames: int = Field(2, ge=0, le=50, description="Most missed frames a gap-closing link may bridge "
                                 "(searched from 0).")
-    tune_frames: int = Field(40, ge=0, description="The linking study scores its cut-offs on the first this many "
+    tune_frames: int = Field(24, ge=0, description="The linking study scores its cut-offs on the first this many "
                              "frames (0: all), then the whole movie is linked once with the chosen ones.")
     merges: bool = Field(True, description="Allow merges (coalescence) in the linking.")
     splits: bool = Field(False, description="Allow splits in the linking.")
