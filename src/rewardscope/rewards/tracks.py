@@ -10,7 +10,9 @@ both score badly.
 * ``fragmentation`` -- tracks that start after the first frame or end before the last
   one without a reason: no parents (merge/split) at a start, no children at an end, no
   contact with the field of view's edge (the particle entered or left) and not small
-  (below ``vanish_area_px`` the particle may nucleate or dissolve: Ostwald ripening).
+  (below ``vanish_area_px`` the particle may nucleate or dissolve: Ostwald ripening),
+  unless a track starts right after close to where one ended (:func:`resumed`: a broken
+  track; small jittery particles would otherwise be broken for free).
   Counted per unexplained start or end and divided by the mean number of detections per
   frame (a property of the movie, not of the linking). Cut-offs that are too tight break
   tracks and raise it.
@@ -154,13 +156,55 @@ def fragmentation(linked: Any, context: TrackRewardContext) -> float:
     ids = first.index.to_numpy()
     explained_start = np.array([bool(parents.get(int(t))) for t in ids])
     explained_end = np.array([int(t) in has_children for t in ids])
+    broken_end, broken_start = resumed(first, last, context)
     bad = 0
-    for rows, at_bound, explained in ((first, first["frame"].to_numpy() == 0, explained_start),
-                                      (last, last["frame"].to_numpy() == context.n_frames - 1, explained_end)):
+    for rows, at_bound, explained, broken in (
+            (first, first["frame"].to_numpy() == 0, explained_start, broken_start),
+            (last, last["frame"].to_numpy() == context.n_frames - 1, explained_end, broken_end)):
         edge = near_edge(rows, context.frame_shape, context.edge_margin_px)
         small = rows["area_px"].to_numpy(float) < context.vanish_area_px
-        bad += int(np.sum(~(at_bound | explained | edge | small)))
+        bad += int(np.sum(~(at_bound | explained | ((edge | small) & ~broken))))
     return bad / max(context.detections_per_frame, 1.0)
+
+
+def resumed(first: pd.DataFrame, last: pd.DataFrame, context: TrackRewardContext) -> tuple[np.ndarray, np.ndarray]:
+    """Track ends followed in the next frame by a track start close by, and those starts (a broken track).
+
+    Close: within the ending particle's equivalent radius plus ``motion_tolerance``
+    typical steps. Such an end is not a particle leaving at the edge or dissolving, and
+    such a start is not one entering or nucleating, however small or close to the edge:
+    the edge and size exemptions of :func:`fragmentation` do not apply to them.
+
+    Parameters
+    ----------
+    first, last : pandas.DataFrame
+        First and last row of every track, indexed by ``track_id`` in the same order.
+    context : TrackRewardContext
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray) of bool
+        Per track: its end is resumed; its start resumes an end.
+
+    Examples
+    --------
+    >>> first = pd.DataFrame({"frame": [0, 3], "x": [5.0, 5.5], "y": [5.0, 5.0], "area_px": [9.0, 9.0]}, index=[1, 2])
+    >>> last = pd.DataFrame({"frame": [2, 6], "x": [5.0, 5.5], "y": [5.0, 5.0], "area_px": [9.0, 9.0]}, index=[1, 2])
+    >>> ctx = TrackRewardContext(frame_shape=(32, 32), n_frames=7, step_scale_px=0.5, detections_per_frame=1.0)
+    >>> [a.tolist() for a in resumed(first, last, ctx)]
+    [[True, False], [False, True]]
+    """
+    cols = _positions(first)
+    end_f, start_f = last["frame"].to_numpy(), first["frame"].to_numpy()
+    end_xy, start_xy = last[cols].to_numpy(float), first[cols].to_numpy(float)
+    reach = np.sqrt(last["area_px"].to_numpy(float) / np.pi) + context.motion_tolerance * context.step_scale_px
+    broken_end, broken_start = np.zeros(len(last), bool), np.zeros(len(first), bool)
+    for k in range(len(last)):
+        near = (start_f == end_f[k] + 1) & (np.hypot(*(start_xy - end_xy[k]).T) <= reach[k])
+        if near.any():
+            broken_end[k] = True
+            broken_start |= near
+    return broken_end, broken_start
 
 
 def merged_area_error(one: float, many: np.ndarray, tolerance: float = 0.0) -> float:

@@ -213,7 +213,54 @@ def link_tracks(detections: pd.DataFrame, params: LinkParams) -> Linked:
     ids, merges, splits = _tree_tables(tracker.predict(coords), frames, index)
     if params.merge_reach and params.merge_distance_px:
         ids, merges = _complete_merges(det, pos, ids, merges, params)
+    if "touches_border" in det:
+        ids, merges, splits = _stitch_edges(det, pos, ids, merges, splits, params.max_displacement_px or 1.0)
     return _linked(det.assign(track_id=ids), merges, splits)
+
+
+def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: list[tuple[int, int]],
+                  splits: list[tuple[int, int]], step_px: float) -> tuple[np.ndarray, list, list]:
+    """Join a track that ends cut by the frame's edge to one that starts cut by it next to it a frame later.
+
+    A particle that the stage moves across the edge loses (or gains) visible pixels from
+    one frame to the next: its visible area and centroid jump by up to its radius, beyond
+    any cut-off that keeps the interior's links right. A track ending at the edge without
+    children and a track starting at the edge in the next frame without parents, closer
+    than ``step_px`` plus the larger particle's equivalent radius, are one particle (pairs
+    taken nearest first, each track once).
+    """
+    frames = det["frame"].to_numpy(int)
+    xy = det[pos].to_numpy(float)
+    radius = np.sqrt(det["area_px"].to_numpy(float) / np.pi)
+    edge = det["touches_border"].to_numpy(bool)
+    ids = ids.copy()
+    order = np.lexsort((frames, ids))
+    first = {int(ids[i]): int(i) for i in order[::-1]}
+    last = {int(ids[i]): int(i) for i in order}
+    parented = {c for _, c in merges + splits}
+    parenting = {p for p, _ in merges + splits}
+    starts: dict[int, list[int]] = {}
+    for t, i in first.items():
+        if edge[i] and t not in parented:
+            starts.setdefault(int(frames[i]), []).append(t)
+    rename: dict[int, int] = {}
+    for t in sorted(last, key=lambda t: frames[last[t]]):
+        t = rename.get(t, t)
+        i = last[t]
+        if not edge[i] or t in parenting:
+            continue
+        cands = [u for u in starts.get(int(frames[i]) + 1, []) if u != t and u not in rename]
+        dist = [np.hypot(*(xy[first[u]] - xy[i])) - max(radius[i], radius[first[u]]) for u in cands]
+        if not cands or min(dist) > step_px:
+            continue
+        u = cands[int(np.argmin(dist))]
+        ids[ids == u] = t
+        rename[u] = t
+        last[t] = last.pop(u)
+    if rename:
+        merges = [(rename.get(p, p), c) for p, c in merges]
+        splits = [(rename.get(p, p), c) for p, c in splits]
+    return ids, merges, splits
 
 
 def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: list[tuple[int, int]],
@@ -226,11 +273,14 @@ def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges:
     detection's equivalent disc times ``merge_reach`` (particles do not overlap, so only
     a particle that fused into this one ends there), becomes a parent of it: of the track
     that starts there (when it then has two or more parents), or of a new track split
-    off at that detection from the track that continues into it.
+    off at that detection from the track that continues into it. Particles cut by the
+    frame's edge (``touches_border``) take no part: their visible part shrinks and its
+    centroid moves as they leave, which looks like a particle ending inside a neighbour.
     """
     frames = det["frame"].to_numpy(int)
     xy = det[pos].to_numpy(float)
     radius = np.sqrt(det["area_px"].to_numpy(float) / np.pi)
+    edge = det["touches_border"].to_numpy(bool) if "touches_border" in det else np.zeros(len(det), bool)
     ids = ids.copy()
     order = np.lexsort((frames, ids))
     first = {int(ids[i]): int(i) for i in order[::-1]}
@@ -241,7 +291,7 @@ def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges:
     has_children = {p for p, _ in merges}
     ends_at: dict[int, list[int]] = {}
     for t, i in last.items():
-        if t not in has_children:
+        if t not in has_children and not edge[i]:
             ends_at.setdefault(int(frames[i]), []).append(t)
     by_frame: dict[int, np.ndarray] = {}
     for i in np.argsort(frames, kind="stable"):
@@ -253,6 +303,8 @@ def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges:
         if not cands:
             continue
         for d in by_frame[f]:
+            if edge[d]:
+                continue
             track = int(ids[d])
             near = [t for t in cands if t != track and t not in used
                     and np.hypot(*(xy[last[t]] - xy[d])) <= params.merge_reach * radius[d]]
@@ -272,6 +324,9 @@ def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges:
                         kids.add(next_id)
                 first[next_id], last[next_id], last[track] = d, last[track], int(
                     np.flatnonzero((ids == track))[np.argmax(frames[ids == track])])
+                ended = ends_at.get(int(frames[last[next_id]]), [])
+                if track in ended:  # the track's end is its later part's now (not a candidate twice)
+                    ended[ended.index(track)] = next_id
                 next_id += 1
             used.update(near)
     return ids, sorted((p, c) for c, ps in parents.items() for p in ps)

@@ -37,6 +37,8 @@ per frame) does. The ``overlap`` linker reads all label frames into memory (lapt
 
 from __future__ import annotations
 
+import dataclasses
+
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -98,8 +100,9 @@ class TrackConfig(BaseModel):
                                      "merge distances: px (e.g. 20px) or a length (needs a pixel size).")
     max_gap_frames: int = Field(2, ge=0, le=50, description="Most missed frames a gap-closing link may bridge "
                                 "(searched from 0).")
-    tune_frames: int = Field(24, ge=0, description="The linking study scores its cut-offs on the first this many "
-                             "frames (0: all), then the whole movie is linked once with the chosen ones.")
+    tune_frames: int = Field(48, ge=0, description="The linking study scores its cut-offs on this many frames, "
+                             "blocks of 12 spread from the movie's start to its end (0: all), then the whole movie "
+                             "is linked once with the chosen ones.")
     merges: bool = Field(True, description="Allow merges (coalescence) in the linking.")
     splits: bool = Field(False, description="Allow splits in the linking.")
     edge_margin: LengthOrPixels = Field(Pixels(2.0), description="A particle this close to the frame's edge "
@@ -193,26 +196,69 @@ class TrackingState:
     labels : array_like, shape (frames, rows, cols)
         The per-frame label masks (may be memory-mapped).
     pixel_size : Length or None
-    window : int
-        The linking study links only frames ``0 .. window - 1`` (the whole movie when equal
-        to its length).
+    tune_frames : int
+        Frames the linking study links (0 or the movie's length: all), as
+        :func:`tune_blocks` spreads them over the movie.
     """
 
     detections: pd.DataFrame
     labels: Any
     pixel_size: Length | None = None
-    window: int = 0
-
-    def __post_init__(self) -> None:
-        self.window = self.window or len(self.labels)
+    tune_frames: int = 0
 
     @property
-    def tuning(self) -> TrackingState:
-        """The state of the study's window (itself when it covers the movie)."""
-        if self.window >= len(self.labels):
+    def blocks(self) -> list[tuple[int, int]]:
+        """``(start, stop)`` of the frame blocks the study links (:func:`tune_blocks`)."""
+        return tune_blocks(len(self.labels), self.tune_frames)
+
+    @property
+    def tuning(self) -> TrackingState | list[TrackingState]:
+        """The study's states: itself when it links the whole movie, else one per block, frames from 0."""
+        blocks = self.blocks
+        if blocks == [(0, len(self.labels))]:
             return self
-        return TrackingState(self.detections[self.detections["frame"] < self.window], self.labels[:self.window],
-                             self.pixel_size, self.window)
+        det, frame = self.detections, self.detections["frame"]
+        return [TrackingState(det[(frame >= a) & (frame < b)].assign(frame=frame[(frame >= a) & (frame < b)] - a),
+                              self.labels[a:b], self.pixel_size) for a, b in blocks]
+
+
+#: Frames per block of the linking study: long enough for gaps and merges to be seen linked.
+TUNE_BLOCK_FRAMES = 12
+
+
+def tune_blocks(n_frames: int, tune_frames: int, *, block: int = TUNE_BLOCK_FRAMES) -> list[tuple[int, int]]:
+    """Blocks of consecutive frames, spread evenly over the movie, that the linking study links.
+
+    Merges, growth and faster motion happen anywhere in a movie; the first frames alone
+    may hold none of them and leave the merge cut-offs unconstrained, so the study's
+    ``tune_frames`` are taken as blocks of ``block`` frames from the start to the end.
+
+    Parameters
+    ----------
+    n_frames : int
+    tune_frames : int
+        Total frames to link per trial (0 or >= ``n_frames``: the whole movie, one block).
+    block : int
+        Frames per block (fewer blocks when ``tune_frames`` is smaller than two blocks).
+
+    Returns
+    -------
+    list of (int, int)
+        ``(start, stop)`` per block, all of one length.
+
+    Examples
+    --------
+    >>> tune_blocks(200, 48)
+    [(0, 12), (63, 75), (125, 137), (188, 200)]
+    >>> tune_blocks(30, 0), tune_blocks(30, 20)
+    ([(0, 30)], [(0, 20)])
+    """
+    if tune_frames <= 0 or tune_frames >= n_frames:
+        return [(0, n_frames)]
+    count = max(1, tune_frames // block)
+    length = tune_frames // count
+    starts = np.unique(np.linspace(0, n_frames - length, count).round().astype(int))
+    return [(int(a), int(a) + length) for a in starts]
 
 
 class TrackingWorkflow(Workflow):
@@ -258,12 +304,21 @@ class TrackingWorkflow(Workflow):
         return LinkParams.from_params(full, merges=self.config.merges, splits=self.config.splits)
 
     def prepare(self, image: TrackingState) -> TrackingState:
-        """The study's window of the state prepared by :func:`track_particles`."""
+        """The study's blocks of the state prepared by :func:`track_particles` (itself for the whole movie)."""
         return image.tuning
 
-    def run(self, state: TrackingState, params: dict[str, Any]) -> Linked:
-        """Link the detections with these cut-offs."""
+    def run(self, state: TrackingState | list[TrackingState], params: dict[str, Any]) -> Linked | list[Linked]:
+        """Link the detections (of every block of the study) with these cut-offs."""
+        if isinstance(state, list):
+            return [self.link(block, self.params(params)) for block in state]
         return self.link(state, self.params(params))
+
+    def evaluate(self, output: Linked | list[Linked]) -> dict[str, float]:
+        """The rewards and counts, summed over the study's blocks."""
+        if not isinstance(output, list):
+            return super().evaluate(output)
+        values = [super(TrackingWorkflow, self).evaluate(block) for block in output]
+        return {k: float(sum(v[k] for v in values)) for k in values[0]}
 
     def link(self, state: TrackingState, link: LinkParams) -> Linked:
         """One linking of ``state`` with the configured engine."""
@@ -278,12 +333,13 @@ class TrackingWorkflow(Workflow):
                progress: ProgressCallback) -> tuple[Linked, dict[str, Any]]:
         """Link the whole movie at the chosen cut-offs (when the study saw only its first frames)."""
         full: TrackingState = inp.image
-        if state.window >= len(full.labels):
-            return output, {"tune_frames": int(state.window)}
+        tuned = {"tune_frames": int(sum(b - a for a, b in full.blocks)), "tune_blocks": [list(b) for b in full.blocks]}
+        if not isinstance(output, list):
+            return output, tuned
         advance = start_stage(progress, "linking the movie", total=1, unit="linkings")
-        output = self.link(full, output.params)
+        output = self.link(full, output[0].params)
         advance()
-        return output, {"tune_frames": int(state.window)}
+        return output, tuned
 
     def describe(self, output: Linked) -> dict[str, float]:
         """Number of tracks, merges and splits."""
@@ -497,10 +553,10 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
                              None if masks_path is None else Path(work) / "consistent.tif")
         t_seg = time.perf_counter() - t0 - t_drift
         det = detect(labels, stack, drift=drift, pixel_size=inp.pixel_size, progress=report)
-        window = len(stack) if cfg.tune_frames == 0 else min(max(cfg.tune_frames, 2), len(stack))
-        state = TrackingState(det, labels, inp.pixel_size, window)
-        context = reward_context(state.tuning.detections, n_frames=window, frame_shape=stack.frame_shape,
-                                 config=cfg, pixel_size=inp.pixel_size)
+        state = TrackingState(det, labels, inp.pixel_size, cfg.tune_frames)
+        (a, b), *_ = state.blocks
+        context = dataclasses.replace(reward_context(det, n_frames=len(stack), frame_shape=stack.frame_shape,
+                                                     config=cfg, pixel_size=inp.pixel_size), n_frames=b - a)
         workflow = TrackingWorkflow(config=cfg, context=context, rewards=rewards,
                                     max_step_px=size_in_px(cfg.max_step, inp.pixel_size, "max_step"))
         result = run_workflow(workflow, state, cfg, progress=report, state=state.tuning)
