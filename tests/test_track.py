@@ -332,3 +332,22 @@ def test_cli_track_rejects_a_bad_learned_segmenter_model(tmp_path, args):
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("rewardscope: error:"), res.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_particle_cut_by_the_edge_keeps_its_track_when_its_visible_part_jumps():
+    rows = [dict(_row(f, 9.0, 30.0, area=300.0), touches_border=True) for f in range(3)]
+    rows += [dict(_row(f, 1.0, 30.0, area=20.0), touches_border=True) for f in range(3, 6)]  # mostly out of view
+    rows += [dict(_row(f, 40.0, 30.0, area=300.0, label=2), touches_border=False) for f in range(6)]
+    linked = link_tracks(pd.DataFrame(rows), LinkParams(max_displacement_px=3, gap_frames=0, area_weight=1.0, merge_distance_px=None))
+    assert linked.tracks.track_id.nunique() == 2 and linked.events.empty
+    inside = pd.DataFrame(rows).assign(touches_border=False)  # the same jump inside the field is a break
+    assert link_tracks(inside, LinkParams(max_displacement_px=3, gap_frames=0, area_weight=1.0,
+                                          merge_distance_px=None)).tracks.track_id.nunique() == 3
+
+
+def test_the_linking_study_spreads_its_frames_over_the_movie():
+    from rewardscope.workflows.tracking import tune_blocks
+
+    blocks = tune_blocks(200, 48)
+    assert len(blocks) == 4 and blocks[0][0] == 0 and blocks[-1][1] == 200
+    assert all(b - a == 12 for a, b in blocks) and tune_blocks(50, 0) == [(0, 50)]
