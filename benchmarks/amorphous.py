@@ -2,8 +2,9 @@
 
 For each image (amorphous fraction 10-30 %, noise 0.1-0.3, one seed each) atoms are found
 by LoG* (no labels), classified (4 classes, 2 nm window) and the amorphous mask is tuned by
-the shape rewards. Scores against the simulator's truth: mask IoU, and the share of
-crystalline-region atoms in the right class after Hungarian matching of clusters to species.
+the region rewards (compactness, perimeter, separation). Scores against the simulator's
+truth: mask IoU, and the share of crystalline-region atoms in the right class after
+Hungarian matching of clusters to species.
 
 Run:  python benchmarks/amorphous.py [--images 12] [--trials 100] [--select 0 4]
 Writes benchmarks/results/amorphous.csv, amorphous.md and amorphous.png.

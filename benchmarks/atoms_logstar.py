@@ -28,8 +28,10 @@ Run: ``python benchmarks/atoms_logstar.py`` (about 40 min on 2 busy cores). Writ
    study, finish, writing tables and figures) against the paper's method run as a process
    (``python benchmarks/atoms_logstar.py --paper-process IMAGE``, start-up included); the study alone
    in-process against the paper's study; ``rewardscope --help``; the batch form
-   ``rewardscope atoms FILES... --out DIR`` (images per second after the first, from a 1-file and a
-   9-file run). Wall and CPU seconds are both recorded (CPU: the children's user + system time).
+   ``rewardscope atoms FILES... --out DIR`` (tables and summary per image, no figures: its default;
+   images per second after the first, from a 1-file and a 9-file run). Wall and CPU seconds are both
+   recorded (CPU: the children's user + system time). ``--speed-only`` runs this part alone (and
+   ``--repeats=N`` sets the repeats, default 2).
 """
 
 from __future__ import annotations

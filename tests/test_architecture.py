@@ -289,3 +289,43 @@ def test_readme_layout_lists_every_module_that_exists_and_no_other():
             if name not in names and not any(fnmatch.fnmatch(name, n) for n in names):
                 missing.append(module)
     assert not missing, "modules the README's layout table does not name:\n" + "\n".join(sorted(set(missing)))
+
+
+# --- the command line starts light (issue 14: whole-command speed) ---------------------------
+
+#: Packages the CLI loads only inside the command that needs them (figures, the study, networks, clusters).
+CLI_HEAVY = ("torch", "optuna", "matplotlib", "dask", "sklearn")
+#: Packages the CLI should not load before a command runs either (``rewardscope.track`` loads its
+#: sub-modules lazily and ``TrackConfig`` lives in the light ``workflows.tracking_config``).
+CLI_HEAVY_TOO = ("pandas", "skimage")
+
+
+def _cli_packages() -> set[str]:
+    """Top-level packages in ``sys.modules`` after ``import rewardscope.cli.main`` in a fresh interpreter."""
+    return {m.split(".")[0] for m in _loaded_after("import rewardscope.cli.main")}
+
+
+def test_importing_the_cli_loads_no_heavy_package():
+    """Every command's options come from light config modules; torch, optuna, matplotlib, dask load later."""
+    loaded = _cli_packages()
+    assert "typer" in loaded and "pydantic" in loaded
+    assert not loaded & set(CLI_HEAVY), sorted(loaded & set(CLI_HEAVY))
+
+
+def test_importing_the_cli_loads_no_pandas_or_skimage():
+    loaded = _cli_packages()
+    assert not loaded & set(CLI_HEAVY_TOO), sorted(loaded & set(CLI_HEAVY_TOO))
+
+
+@pytest.mark.parametrize("module", ["rewardscope.workflows.atoms_config", "rewardscope.workflows.windows_config",
+                                    "rewardscope.workflows.amorphous_config", "rewardscope.workflows.classify_config",
+                                    "rewardscope.workflows.particles_config", "rewardscope.workflows.atoms_dcnn_config",
+                                    "rewardscope.segment.dataset_config", "rewardscope.simulate.haadf_config",
+                                    "rewardscope.simulate.movie_config", "rewardscope.bench.noise_config",
+                                    "rewardscope.bench.speed_config", "rewardscope.workflows.tracking_config",
+                                    "rewardscope.track.config", "rewardscope.defaults"])
+def test_config_modules_import_neither_numpy_nor_the_workflows(module):
+    """The light homes of the config models (re-exported by their workflows) need pydantic and units only."""
+    loaded = _loaded_after(f"import {module}")
+    assert not {m.split(".")[0] for m in loaded} & {"numpy", "pandas", "scipy", *CLI_HEAVY}
+    assert not any(m.startswith("rewardscope.workflows.base") or m == "rewardscope.workflows.atoms_base" for m in loaded)

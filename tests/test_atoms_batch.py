@@ -38,9 +38,15 @@ def test_cli_batch_writes_one_folder_per_file_and_a_summary(tmp_path):
     table = pd.read_csv(out / "summary.csv")
     assert table["folder"].tolist() == ["frame0", "frame1"] and table["trials"].tolist() == [12, 4]
     assert table["warm_started"].tolist() == [False, True]
-    for name in ("frame0", "frame1"):
-        assert {"atoms.csv", "summary.json", "overlay.png"} <= {p.name for p in (out / name).iterdir()}
+    for name in ("frame0", "frame1"):  # tables and summary always; no figures by default in batch form
+        files = {p.name for p in (out / name).iterdir()}
+        assert {"atoms.csv", "trials.csv", "pareto.csv", "summary.json"} <= files and not files & {"overlay.png", "pareto.png"}
         assert len(pd.read_csv(out / name / "atoms.csv")) == table.set_index("folder").loc[name, "n_atoms"]
+    drawn = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "drawn"), "--figures"])
+    assert drawn.exit_code == 0, drawn.output
+    for name in ("frame0", "frame1"):
+        assert {"overlay.png", "pareto.png"} <= {p.name for p in (tmp_path / "drawn" / name).iterdir()}
+    assert pd.read_csv(tmp_path / "drawn" / "summary.csv")["n_atoms"].tolist() == table["n_atoms"].tolist()
     bad = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "other"), "--window", "64px"])
     assert bad.exit_code == 2 and "takes one IMAGE" in bad.output
     assert not (tmp_path / "other").exists()

@@ -16,7 +16,8 @@ from rewardscope.errors import FileFormatError, ImageShapeError, ParameterError
 from rewardscope.metrics import mask_iou
 from rewardscope.nn.tiling import tiled_map
 from rewardscope.nn.unet import CompactUNet
-from rewardscope.segment.autoencoder import train_autoencoder
+from rewardscope.segment.autoencoder import (BORDER_PX, reconstruct, reconstruction_loss, standardize,
+                                             train_autoencoder)
 from rewardscope.segment.dataset import Frames, augment, crop_windows, make_crops, random_batch, read_frames
 from rewardscope.segment.networks import (ConvAutoencoder, SegmenterModel, load_segmenter, save_segmenter,
                                           shipped_unet_path)
@@ -141,6 +142,26 @@ def test_tiny_autoencoder_overfits_a_disc_and_the_rewards_threshold_it(tmp_path)
     res = segment_image(img, method="autoencoder", model=a.model, trials=12, split_trials=0)
     assert mask_iou(res.labels > 0, mask) > 0.95
     assert res.summary["method"] == "autoencoder" and "sigma_px" in res.summary["best_params"]
+
+
+def test_autoencoder_loss_weighs_the_low_passed_residual():
+    t = torch.zeros(1, 1, 64, 64)
+    fringes = 0.5 * torch.cos(torch.pi * torch.arange(64.0)).view(1, 1, 1, 64).expand(1, 1, 64, 64)
+    # a Nyquist-frequency residual has no low-pass part: the loss is plain MSE (0.25)
+    assert abs(float(reconstruction_loss(fringes, t, sigma_px=2.0, weight=16.0)) - 0.25) < 1e-4
+    # a constant offset of 0.5 passes the low pass whole: 0.25 + 16 x 0.25
+    assert abs(float(reconstruction_loss(t + 0.5, t, sigma_px=2.0, weight=16.0)) - 4.25) < 1e-4
+    assert float(reconstruction_loss(t + 0.5, t, sigma_px=0.0)) == 0.25
+
+
+def test_autoencoder_reads_the_frame_with_reflected_borders():
+    torch.manual_seed(0)
+    model = SegmenterModel(net=ConvAutoencoder((4, 8)).eval(), kind="autoencoder")
+    img = np.random.default_rng(0).random((40, 52)).astype(np.float32)
+    x = np.pad(standardize(img), BORDER_PX, mode="reflect")
+    with torch.no_grad():
+        want = model.net(torch.from_numpy(x)[None, None])[0, 0].numpy()[BORDER_PX:-BORDER_PX, BORDER_PX:-BORDER_PX]
+    np.testing.assert_allclose(reconstruct(model, img), want, atol=1e-5)
 
 
 def test_tiled_inference_equals_whole_image_inference():

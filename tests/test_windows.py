@@ -233,3 +233,17 @@ def test_segmentation_windows_serial_vs_local_cluster_identical():
         res = W.sliding_particles(img, scheduler=cluster.scheduler_address, **kw)
     assert np.array_equal(ref.labels, res.labels)
     pd.testing.assert_frame_equal(ref.particles, res.particles)
+
+
+def test_cli_segment_windows_read_a_colour_image_as_grey(tmp_path):
+    from PIL import Image
+
+    yy, xx = np.mgrid[:160, :200]
+    discs = ((yy - 60) ** 2 + (xx - 70) ** 2 < 18 ** 2) | ((yy - 110) ** 2 + (xx - 150) ** 2 < 14 ** 2)
+    grey = np.clip(0.85 - 0.7 * discs + np.random.default_rng(0).normal(0, 0.05, discs.shape), 0, 1)
+    Image.fromarray((np.stack([grey, 0.9 * grey, 0.8 * grey], -1) * 255).astype(np.uint8)).save(tmp_path / "c.png")
+    res = CliRunner().invoke(app, ["segment", str(tmp_path / "c.png"), "--out", str(tmp_path / "o"), "--window",
+                                   "128px", "--overlap", "32px", "--trials", "10", "--split-trials", "0",
+                                   "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(tmp_path / "o" / "particles.csv")) == 2

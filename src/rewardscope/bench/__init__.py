@@ -13,8 +13,19 @@ Both benchmarks return a :class:`~rewardscope.result.Result`; their figures are 
 :mod:`rewardscope.report.bench`.
 """
 
-from rewardscope.bench.noise import NoiseBenchConfig, bench_noise
-from rewardscope.bench.scoring import score
-from rewardscope.bench.speed import SpeedBenchConfig, bench_speed
+from __future__ import annotations
 
-__all__ = ["NoiseBenchConfig", "SpeedBenchConfig", "bench_noise", "bench_speed", "score"]
+from rewardscope import lazy_names
+
+#: Public name -> the module that defines it (imported on first access: importing the package is light).
+_NAMES: dict[str, str] = {
+    "NoiseBenchConfig": "rewardscope.bench.noise_config",
+    "SpeedBenchConfig": "rewardscope.bench.speed_config",
+    "bench_noise": "rewardscope.bench.noise",
+    "bench_speed": "rewardscope.bench.speed",
+    "score": "rewardscope.bench.scoring",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -14,31 +14,13 @@ import time
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.bench.scoring import LOG_PARAMS, score
+from rewardscope.bench.noise_config import NoiseBenchConfig  # noqa: F401  (re-exported)
 from rewardscope.config import make_config
 from rewardscope.metrics import MARGIN_PX, MATCH_TOLERANCE_NN, score_atoms
 from rewardscope.progress import ProgressArg, progress_scope, start_stage
 from rewardscope.result import Result
-
-
-class NoiseBenchConfig(BaseModel):
-    """Settings of the noise benchmark (defaults shared by API and CLI)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lattice: str = Field("ybco-100", description="Preset lattice of the simulated images.")
-    pixel_size: str = Field("0.35A", description="Pixel size of the simulated images.")
-    size: int = Field(256, ge=32, description="Image side, pixels.")
-    images: int = Field(10, ge=1, description="Images (seeds) per noise level; the DCNN runs on all.")
-    logstar_images: int = Field(10, ge=0, description="Images per level also analysed by LoG* (about 2 s each).")
-    levels: tuple[float, ...] = Field(tuple(round(0.1 * i, 1) for i in range(11)),
-                                      description="Gaussian noise sigmas (image scaled to [0, 1]).")
-    pareto_levels: tuple[float, ...] = Field((0.0, 0.5, 1.0), description="Levels whose LoG* trials are kept for Pareto plots.")
-    trials: int = Field(200, ge=1, description="LoG* trials per image.")
-    ensemble: int = Field(1, ge=1, le=8, description="DCNN test-time views.")
-    seed: int = Field(1000, description="Seed of the first image (image i uses seed + i).")
 
 
 def bench_noise(config: NoiseBenchConfig | None = None, *, progress: ProgressArg = False,

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.bench.scoring import score
+from rewardscope.bench.speed_config import SpeedBenchConfig  # noqa: F401  (re-exported)
 from rewardscope.config import make_config
 from rewardscope.progress import ProgressArg, progress_scope, start_stage
 from rewardscope.result import Result
@@ -27,21 +27,6 @@ TILE = 256
 #: Order of the bars: LoG* full, warm start, plain LoG, DCNN CPU, DCNN GPU (method name prefixes).
 METHOD_ORDER = ("LoG* (full", "LoG* (warm", "LoG (", "DCNN CPU", "DCNN GPU")
 GPU_METHOD = "DCNN GPU (batch)"
-
-
-class SpeedBenchConfig(BaseModel):
-    """Settings of the speed benchmark."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lattice: str = Field("ybco-100", description="Preset lattice.")
-    pixel_size: str = Field("0.35A", description="Pixel size.")
-    noise: float = Field(0.1, ge=0, description="Gaussian noise sigma.")
-    images: int = Field(10, ge=1, le=64, description="256 x 256 sub-images timed.")
-    trials: int = Field(200, ge=1, description="Trials of the full LoG* optimization.")
-    warm_trials: int = Field(50, ge=1, description="Trials of warm-started LoG* (previous image's Pareto set first).")
-    threads: tuple[int, ...] = Field((1, 2), description="torch CPU thread counts the DCNN is timed with.")
-    seed: int = Field(2000, description="Seed of the large simulated image.")
 
 
 Record = Callable[[str, int, float, Any], None]

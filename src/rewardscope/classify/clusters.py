@@ -14,9 +14,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from rewardscope.classify.patches import mirror_symmetrize
+from rewardscope.defaults import COVARIANCE_TYPES  # noqa: F401  (re-exported; AmorphousConfig reads it there)
 from rewardscope.errors import ParameterError
-
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
 @dataclass

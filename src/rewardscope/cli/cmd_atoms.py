@@ -3,8 +3,8 @@
 The flags build one :class:`~rewardscope.workflows.atoms.AtomsConfig` (its fields give
 every default and help text); the command calls the API with it and saves the result.
 Several images run in one process (:func:`~rewardscope.workflows.atoms.find_atoms_batch`:
-each warm-started from the previous one) into one subfolder each of DIR, plus
-``summary.csv`` with one row per image.
+each warm-started from the previous one) into one subfolder each of DIR (tables and
+``summary.json``; the figures only with ``--figures``), plus ``summary.csv`` with one row per image.
 """
 
 from __future__ import annotations
@@ -23,15 +23,18 @@ from rewardscope.cli.windows import (overlap_option, run_windowed_atoms, schedul
 from rewardscope.config import make_config
 from rewardscope.io.output import check_output_path
 from rewardscope.optimize.settings import StudySettings
-from rewardscope.workflows.atoms_base import AtomsConfig
+from rewardscope.workflows.atoms_config import AtomsConfig
 
 
 @guard
 def atoms(
     images: list[Path] = typer.Argument(..., help="HAADF-STEM image(s) (.tif, .dm4, .emd, .npy, ...). Several: one "
                                         "process, each warm-started from the previous one, one subfolder each."),
-    out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, trials.csv, pareto.csv, summary.json, overlay.png, pareto.png (several images: one subfolder each and summary.csv)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, trials.csv, pareto.csv, summary.json, overlay.png, pareto.png (several images: one subfolder each, figures only with --figures, and summary.csv)."),
     overwrite: bool = overwrite_option(),
+    figures: bool | None = typer.Option(None, "--figures/--no-figures", show_default=False,
+                                        help="Draw overlay.png and pareto.png. Default: on for one IMAGE, off for "
+                                        "several (figures cost more than the warm-started study of a frame)."),
     lattice: str | None = option(AtomsConfig, "lattice"),
     cif: str | None = option(AtomsConfig, "cif"),
     zone: tuple[int, int, int] | None = option(AtomsConfig, "zone", show_default=False),
@@ -70,7 +73,7 @@ def atoms(
     windows = window_settings(window, overlap, scheduler, workers)
     if len(images) > 1:
         _batch(images, out, cfg, signal=signal, inputs=inputs, overwrite=overwrite, progress=progress,
-               single_only={"--window": windows, "--oracle": oracle, "--storage": storage})
+               figures=bool(figures), single_only={"--window": windows, "--oracle": oracle, "--storage": storage})
         return
     image = images[0]
     from rewardscope.io.load import load_input
@@ -86,7 +89,8 @@ def atoms(
     with print_warnings():
         result = _find(inp, cfg, oracle=oracle, progress=progress)
     result.summary["input"] = str(image)
-    write_outputs(out, lambda tmp: save_atoms(result, tmp), inputs=inputs, overwrite=overwrite)
+    write_outputs(out, lambda tmp: save_atoms(result, tmp, figures=figures is not False), inputs=inputs,
+                  overwrite=overwrite)
     _print_summary(result.summary)
 
 
@@ -101,12 +105,14 @@ def _find(inp: Any, cfg: AtomsConfig, *, oracle: str | None, progress: bool) -> 
     return find_atoms_with_oracle(inp, oracle=oracle, config=cfg, progress=progress)
 
 
-def save_atoms(result: Any, folder: Path, *, title: str | None = None) -> None:
-    """The result's tables and summary, the overlay (``title``; default: found and expected counts) and the Pareto plot."""
+def save_atoms(result: Any, folder: Path, *, title: str | None = None, figures: bool = True) -> None:
+    """The result's tables and summary; with ``figures`` the overlay (``title``; default: found and expected counts) and the Pareto plot."""
+    result.save(folder)
+    if not figures:
+        return
     from rewardscope.report.atoms import plot_atoms
     from rewardscope.report.pareto import plot_pareto
 
-    result.save(folder)
     s = result.summary
     plot_atoms(result.image, result.atoms, path=folder / "overlay.png",
                title=title or f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f})", pixel_size=result.pixel_size)
@@ -114,8 +120,8 @@ def save_atoms(result: Any, folder: Path, *, title: str | None = None) -> None:
 
 
 def _batch(images: list[Path], out: Path, cfg: AtomsConfig, *, signal: int | None, inputs: list[Any],
-           overwrite: bool, progress: bool, single_only: dict[str, Any]) -> None:
-    """Several images in one process: a subfolder per image (its stem) and ``summary.csv``."""
+           overwrite: bool, progress: bool, figures: bool, single_only: dict[str, Any]) -> None:
+    """Several images in one process: a subfolder per image (its stem; figures only with ``figures``) and ``summary.csv``."""
     from rewardscope.errors import ParameterError
 
     given = [flag for flag, value in single_only.items() if value is not None]
@@ -136,7 +142,7 @@ def _batch(images: list[Path], out: Path, cfg: AtomsConfig, *, signal: int | Non
             for path, name, result in zip(images, names, find_atoms_batch(sources, config=cfg, progress=progress),
                                           strict=True):
                 result.summary["input"] = str(path)
-                save_atoms(result, tmp / name)
+                save_atoms(result, tmp / name, figures=figures)
                 s = result.summary
                 rows.append({"file": str(path), "folder": name, "n_atoms": s["n_atoms"],
                              "n_expected": round(s["n_expected"], 2), **s["best_values"],

@@ -10,8 +10,8 @@ from rewardscope.cli.common import console, guard, overwrite_option, storage_fil
 from rewardscope.cli.feedback import print_warnings, progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
-from rewardscope.workflows.amorphous import AmorphousConfig
-from rewardscope.workflows.classify import ClassifyConfig
+from rewardscope.workflows.amorphous_config import AmorphousConfig
+from rewardscope.workflows.classify_config import ClassifyConfig
 
 
 @guard

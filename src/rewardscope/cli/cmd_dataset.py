@@ -10,7 +10,7 @@ from rewardscope.cli.common import console, guard, overwrite_option, write_outpu
 from rewardscope.cli.feedback import print_warnings
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
-from rewardscope.segment.dataset import DatasetConfig
+from rewardscope.segment.dataset_config import DatasetConfig
 
 
 @guard

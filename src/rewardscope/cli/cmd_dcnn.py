@@ -10,7 +10,7 @@ from rewardscope.cli.common import console, guard, overwrite_option, write_outpu
 from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
-from rewardscope.workflows.atoms_dcnn import DcnnFilesConfig
+from rewardscope.workflows.atoms_dcnn_config import DcnnFilesConfig
 
 
 @guard

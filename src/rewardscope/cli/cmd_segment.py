@@ -15,7 +15,7 @@ from rewardscope.cli.windows import (chunk_frames_option, movie_scheduler_option
                                      run_windowed_segment, window_option, workers_option)
 from rewardscope.io.output import check_output_path
 from rewardscope.optimize.settings import StudySettings
-from rewardscope.workflows.particles import SegmentConfig
+from rewardscope.workflows.particles_config import SegmentConfig
 
 OUTPUTS = ("masks.tif (label image per frame), particles.csv, trials.csv, pareto.csv, summary.json, overlay.png, "
            "sizes.png, pareto.png; movies also timeseries.csv/.png and drift.csv")
@@ -90,8 +90,13 @@ def segment(
     with print_warnings():  # a colour image is read as grey with a note on stderr
         inp = load_input_as_grey(path, config.pixel_size, name="input", signal=signal)
     if window is not None and len(inp.image) == 1:
+        from dataclasses import replace
+
+        import numpy as np
+
         run_windowed_segment(path, config, window=window, overlap=overlap, scheduler=scheduler, workers=workers,
-                             out=out, overwrite=overwrite, progress=progress)
+                             out=out, overwrite=overwrite, progress=progress,
+                             image=replace(inp, image=np.asarray(inp.image[0], float)))
         return
     if scheduler is not None and len(inp.image) > 1:
         run_parallel_segment(inp, config, scheduler=scheduler, workers=workers, chunk_frames=chunk_frames, out=out,

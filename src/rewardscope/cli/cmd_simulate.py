@@ -9,7 +9,7 @@ import typer
 from rewardscope.cli.common import guard, overwrite_option, write_outputs
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
-from rewardscope.simulate.haadf import HaadfConfig
+from rewardscope.simulate.haadf_config import HaadfConfig
 
 simulate_app = typer.Typer(no_args_is_help=True, help="Simulate images and movies with exact ground truth.")
 

@@ -10,7 +10,7 @@ from rewardscope.cli.cmd_simulate import simulate_app
 from rewardscope.cli.common import console, guard, overwrite_option, write_outputs
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
-from rewardscope.simulate.movie import MovieConfig
+from rewardscope.simulate.movie_config import MovieConfig
 
 
 @simulate_app.command("movie")

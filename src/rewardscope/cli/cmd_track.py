@@ -12,7 +12,7 @@ from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
 from rewardscope.io.output import check_output_path
 from rewardscope.optimize.settings import StudySettings
-from rewardscope.workflows.tracking import TrackConfig
+from rewardscope.workflows.tracking_config import TrackConfig
 
 OUTPUTS = ("masks.tif (track id per pixel and frame), tracks.csv, lineage.csv, events.csv, trials.csv, "
            "pareto.csv, drift.csv, summary.json, outlines.png, sizes_per_frame.png, areas.png, lineage.png, tracks.gif")

@@ -16,7 +16,7 @@ import typer
 
 from rewardscope.cli.options import option
 from rewardscope.parallel import ParallelConfig
-from rewardscope.workflows.windows import WindowConfig
+from rewardscope.workflows.windows_config import WindowConfig
 
 
 def window_option() -> Any:
@@ -44,7 +44,7 @@ def workers_option() -> Any:
 def window_settings(window: str | None, overlap: str, scheduler: str, workers: int | None) -> WindowConfig | None:
     """The window config of the flags (None without ``--window``); checks the scheduler before any work."""
     from rewardscope.parallel import check_scheduler
-    from rewardscope.workflows.windows import window_config
+    from rewardscope.workflows.windows_config import window_config
 
     if window is None:
         return None
@@ -83,7 +83,7 @@ def movie_scheduler_option() -> Any:
 
 def chunk_frames_option() -> Any:
     """``--chunk-frames N`` (with ``--scheduler``)."""
-    from rewardscope.workflows.movie_parallel import CHUNK_FRAMES
+    from rewardscope.defaults import CHUNK_FRAMES
 
     return typer.Option(CHUNK_FRAMES, "--chunk-frames", min=1, help="With --scheduler: frames per task; a "
                         "re-optimization carries on to the end of its chunk.")
@@ -115,8 +115,11 @@ def run_parallel_segment(inp: Any, config: Any, *, scheduler: str, workers: int 
 
 
 def run_windowed_segment(path: Path, config: Any, *, window: str, overlap: str, scheduler: str | None,
-                         workers: int | None, out: Path, overwrite: bool, progress: bool) -> None:
-    """``rewardscope segment IMAGE --window ...``: both studies per window, labels merged across seams."""
+                         workers: int | None, out: Path, overwrite: bool, progress: bool, image: Any = None) -> None:
+    """``rewardscope segment IMAGE --window ...``: both studies per window, labels merged across seams.
+
+    ``image``: the image as already loaded (a colour file read as grey); default: read ``path``.
+    """
     from rewardscope.cli.common import console, write_outputs
     from rewardscope.parallel import check_scheduler
     from rewardscope.report.particles import save_particle_figures
@@ -124,7 +127,7 @@ def run_windowed_segment(path: Path, config: Any, *, window: str, overlap: str, 
     from rewardscope.workflows.windows import sliding_particles
 
     check_scheduler(scheduler or "local")
-    result = sliding_particles(path, config=config, window=window, overlap=overlap, scheduler=scheduler or "local",
+    result = sliding_particles(path if image is None else image, config=config, window=window, overlap=overlap, scheduler=scheduler or "local",
                                workers=workers, progress=progress)
     result.summary["input"] = str(path)
 

@@ -146,18 +146,26 @@ def fit_gaussians(image: np.ndarray, xy: np.ndarray, *, radius_px: int = 3, sigm
             "converged": ok}
 
 
-def _gauss_model(p: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gauss_parts(p: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Offsets ``dx``, ``dy``, ``s^2``, ``r^2 = dx^2 + dy^2``, the unit Gaussian ``g`` and the model."""
     dx, dy = X - p[:, 0:1], Y - p[:, 1:2]
     s2 = p[:, 3:4] ** 2
-    g = np.exp(-(dx * dx + dy * dy) / (2 * s2))
-    model = p[:, 4:5] + p[:, 2:3] * g
+    r2 = dx * dx + dy * dy
+    g = np.exp(-r2 / (2 * s2))
+    return dx, dy, s2, r2, g, p[:, 4:5] + p[:, 2:3] * g
+
+
+def _gauss_model(p: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model and its Jacobian in (x0, y0, A, s, b)."""
+    dx, dy, s2, r2, g, model = _gauss_parts(p, X, Y)
     ag = p[:, 2:3] * g
-    jac = np.stack([ag * dx / s2, ag * dy / s2, g, ag * (dx * dx + dy * dy) / (s2 * p[:, 3:4]), np.ones_like(g)], -1)
+    jac = np.stack([ag * dx / s2, ag * dy / s2, g, ag * r2 / (s2 * p[:, 3:4]), np.ones_like(g)], -1)
     return model, jac
 
 
 def _gauss_cost(p: np.ndarray, X: np.ndarray, Y: np.ndarray, D: np.ndarray, w: np.ndarray) -> np.ndarray:
-    model, _ = _gauss_model(p, X, Y)
+    """Weighted squared residuals per fit (the model only: no Jacobian)."""
+    model = _gauss_parts(p, X, Y)[-1]
     return (w * (D - model) ** 2).sum(1)
 
 

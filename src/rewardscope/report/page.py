@@ -22,12 +22,13 @@ import html
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rewardscope.errors import InputError
 from rewardscope.io.output import MANIFEST, add_to_manifest, read_manifest
+
+if TYPE_CHECKING:  # pandas loads when a page is built, not when the CLI starts
+    import pandas as pd
 
 #: File name of the page.
 PAGE = "index.html"
@@ -97,6 +98,8 @@ def _read_summary(folder: Path) -> dict[str, Any]:
 
 def _read_table(path: Path, rows: int) -> tuple[pd.DataFrame, int]:
     """The first ``rows`` rows of a table file and its total row count."""
+    import pandas as pd
+
     if path.suffix == ".parquet":
         table = pd.read_parquet(path)
         return table.head(rows), len(table)
@@ -231,6 +234,7 @@ def build_page(folder: str | Path, *, title: str | None = None, table_rows: int 
     Examples
     --------
     >>> import tempfile
+    >>> import pandas as pd
     >>> folder = Path(tempfile.mkdtemp())
     >>> pd.DataFrame({"x": [1.5], "y": [2.0]}).to_csv(folder / "atoms.csv", index=False)
     >>> page = build_page(folder)

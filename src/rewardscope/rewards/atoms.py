@@ -41,10 +41,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from rewardscope.errors import CalibrationError, ParameterError
+from rewardscope.defaults import ER_FACTOR  # noqa: F401  (re-exported; AtomsConfig reads it there)
 from rewardscope.units import Length
 
-#: Default share of the ideal k-NN distance sum below which an atom counts as an error.
-ER_FACTOR = 0.9
 #: Width of the rewards' edge window, in lattice periods (the longer in-plane cell vector).
 EDGE_TAPER_PERIODS = 1.0
 

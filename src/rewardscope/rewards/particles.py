@@ -37,10 +37,8 @@ from scipy import ndimage as ndi
 
 from rewardscope.errors import ParameterError
 from rewardscope.segment.postprocess import solidities
+from rewardscope.defaults import AMBIGUITY_BAND  # noqa: F401  (re-exported; SegmentConfig reads it there)
 from rewardscope.units import Length
-
-#: Default half-width of the ambiguous band around the threshold, in units of the class-mean gap.
-AMBIGUITY_BAND = 0.2
 
 ParticleReward = Callable[[Any, "ParticleRewardContext"], float]
 

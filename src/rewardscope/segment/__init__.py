@@ -11,9 +11,18 @@ Examples
 (16, ['frame', 'label', 'x', 'y', 'area_px'])
 """
 
-from rewardscope.segment.classical import ClassicalState, Segmentation, prepare, run, smooth
-from rewardscope.segment.measure import measure_particles
-from rewardscope.segment.postprocess import clean_labels, split_touching
+from __future__ import annotations
 
-__all__ = ["ClassicalState", "Segmentation", "clean_labels", "measure_particles", "prepare", "run",
-           "smooth", "split_touching"]
+from rewardscope import lazy_names
+
+#: Public name -> the module that defines it (imported on first access: importing the package is light).
+_NAMES: dict[str, str] = {
+    **{name: "rewardscope.segment.classical" for name in ("ClassicalState", "Segmentation", "prepare", "run", "smooth")},
+    "measure_particles": "rewardscope.segment.measure",
+    "clean_labels": "rewardscope.segment.postprocess",
+    "split_touching": "rewardscope.segment.postprocess",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

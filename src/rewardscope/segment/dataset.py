@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.errors import ImageShapeError, ParameterError, PlausibilityWarning
 from rewardscope.io.read import IMAGE_SUFFIXES, SUPPORTED, TIFF_SUFFIXES
+from rewardscope.segment.dataset_config import DatasetConfig  # noqa: F401  (re-exported)
 
 #: File suffixes read from an images folder.
 FOLDER_SUFFIXES = tuple(sorted(IMAGE_SUFFIXES | TIFF_SUFFIXES | {".npy"}))
@@ -329,22 +329,6 @@ class Crops:
     images: np.ndarray
     masks: np.ndarray | None
     index: pd.DataFrame
-
-
-class DatasetConfig(BaseModel):
-    """How ``rewardscope dataset`` cuts frames into crops (defaults shared by the API and the CLI)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    crop: int = Field(256, ge=8, description="Crop side, px.")
-    stride: int = Field(128, ge=1, description="Step between crops, px (the last crop of a row or column is "
-                        "flush with the frame's edge).")
-    rotations: int = Field(4, ge=1, le=4, description="Orientations per crop: 1-4 quarter turns (0, 90, 180, 270 "
-                           "degrees).")
-    flips: bool = Field(False, description="Also the mirror image of every orientation.")
-    jitter: float = Field(0.0, ge=0, le=1, description="Intensity / noise jitter of the crops (0: none): gain "
-                          "1 +- jitter, offset +- jitter std, Gaussian noise up to jitter std.")
-    seed: int = Field(0, description="Seed of the jitter.")
 
 
 def make_crops(frames: Frames, config: DatasetConfig | None = None, **overrides: Any) -> Crops:

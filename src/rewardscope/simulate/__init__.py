@@ -1,6 +1,19 @@
 """Simulators with exact ground truth: HAADF-STEM images and in-situ TEM movies."""
 
-from rewardscope.simulate.haadf import HaadfConfig, SimulatedImage, simulate_haadf
-from rewardscope.simulate.movie import MovieConfig, SimulatedMovie, simulate_movie
+from __future__ import annotations
 
-__all__ = ["HaadfConfig", "MovieConfig", "SimulatedImage", "SimulatedMovie", "simulate_haadf", "simulate_movie"]
+from rewardscope import lazy_names
+
+#: Public name -> the module that defines it (imported on first access: importing the package is light).
+_NAMES: dict[str, str] = {
+    "HaadfConfig": "rewardscope.simulate.haadf_config",
+    "MovieConfig": "rewardscope.simulate.movie_config",
+    "SimulatedImage": "rewardscope.simulate.haadf",
+    "SimulatedMovie": "rewardscope.simulate.movie",
+    "simulate_haadf": "rewardscope.simulate.haadf",
+    "simulate_movie": "rewardscope.simulate.movie",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -1,4 +1,4 @@
-"""Following things through movies: drift measurement and alignment (linking and events next).
+"""Following things through movies: drift, alignment, temporal consistency of labels, linking.
 
 One module per job: :mod:`~rewardscope.track.registration` (sub-pixel shifts of every
 frame), :mod:`~rewardscope.track.jumps` (stage jumps), :mod:`~rewardscope.track.align`
@@ -19,12 +19,19 @@ Examples
 3      3 -0.75 -0.85  False
 """
 
-from rewardscope.track.align import aligned_shape, apply_shifts, common_window, iter_aligned, write_aligned
-from rewardscope.track.config import DriftConfig
-from rewardscope.track.jumps import flag_jumps
-from rewardscope.track.registration import estimate_drift
+from __future__ import annotations
 
-__all__ = [
-    "DriftConfig", "aligned_shape", "apply_shifts", "common_window", "estimate_drift", "flag_jumps",
-    "iter_aligned", "write_aligned",
-]
+from rewardscope import lazy_names
+
+#: Public name -> the module that defines it (imported on first access: importing the package is light).
+_NAMES: dict[str, str] = {
+    **{name: "rewardscope.track.align" for name in ("aligned_shape", "apply_shifts", "common_window", "iter_aligned",
+                                                   "write_aligned")},
+    "DriftConfig": "rewardscope.track.config",
+    "flag_jumps": "rewardscope.track.jumps",
+    "estimate_drift": "rewardscope.track.registration",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -10,8 +10,12 @@ the component with the larger disorder score is the amorphous one. Atoms whose p
 exceeds ``threshold`` form the region; the mask is the union of discs of radius
 ``dilation_nn`` neighbour distances around them, cut half-way to crystalline atoms
 (:mod:`rewardscope.classify.mask`) and smoothed. Rewards (minimised, replaceable with
-``rewards=``): 1 - compactness and the total normalized perimeter
-(:mod:`rewardscope.rewards.regions`), as in Barakati et al. (2024). Finish: the chosen
+``rewards=``): 1 - compactness (per region, area-weighted) and the total normalized
+perimeter, as in Barakati et al. (2024), and the separation of the atoms' own lattice
+deviation by the mask (:mod:`rewardscope.rewards.regions`): shape alone preferred wrong
+masks of nicer shape (a band swallowing the crystal between patches, masks without the
+small patches). The dilation starts at one neighbour distance: smaller discs leave holes
+between a lattice's atoms, a spray of discs that per-region compactness would call compact. Finish: the chosen
 trial's per-atom table. :func:`map_amorphous` runs it all through
 :func:`~rewardscope.workflows.base.run_workflow`; :class:`AmorphousConfig` is the single
 source of defaults for the API and the CLI.
@@ -26,10 +30,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import ndimage
 
-from rewardscope.classify.clusters import COVARIANCE_TYPES, species_clusters
+from rewardscope.classify.clusters import species_clusters
 from rewardscope.classify.mask import MaskBuilder
 from rewardscope.classify.order import lattice_deviation, neighbour_distance_px, neighbourhood_mean, ordered_atoms
 from rewardscope.classify.patches import centre_crop, extract_patches, gaussian_taper, window_px, window_side_px
@@ -38,49 +41,12 @@ from rewardscope.config import make_config
 from rewardscope.errors import CalibrationError
 from rewardscope.io.load import Input, load_input
 from rewardscope.optimize import CategoricalParam, FloatParam, SearchSpace, StudyResult
-from rewardscope.optimize.settings import StudySettings
 from rewardscope.progress import ProgressArg, ProgressCallback, silent, start_stage
 from rewardscope.result import Result
 from rewardscope.rewards.regions import REGION_REWARDS
-from rewardscope.units import Length, LengthValue, parse_length
+from rewardscope.units import Length, parse_length
 from rewardscope.workflows.base import Reward, Workflow, run_workflow
-
-
-class AmorphousConfig(BaseModel):
-    """Settings of amorphous-region mapping (defaults shared by :func:`map_amorphous` and the CLI).
-
-    Examples
-    --------
-    >>> cfg = make_config(AmorphousConfig, trials=30, class_window="15A")
-    >>> cfg.study.trials, cfg.class_window.nm, cfg.window_range[1].text
-    (30, 1.5, '2.0nm')
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    lattice: str = Field("ybco-100", description="Preset lattice (neighbour distance; LoG* when no atoms are given).")
-    pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
-    study: StudySettings = Field(default_factory=lambda: StudySettings(trials=100),
-                                 description="The mask's study: trials (100), sampler, selection rule, seed (also "
-                                             "of the mixtures and of LoG*), storage.")
-    window_range: tuple[LengthValue, LengthValue] = Field(
-        (Length(0.5, "nm"), Length(2.0, "nm")),
-        description="Search range of the patch window (wider windows smear the region edge).")
-    threshold_range: tuple[float, float] = Field((0.05, 0.95), description="Search range of the amorphous-probability threshold.")
-    covariance_types: tuple[str, ...] = Field(COVARIANCE_TYPES, description="Covariance types of the mixture to search (full, tied, diag, spherical).")
-    dilation_range_nn: tuple[float, float] = Field((0.5, 3.0), description="Search range of the dilation radius, in neighbour distances.")
-    smooth_nn: float = Field(0.5, ge=0, le=5, description="Gaussian smoothing of the mask edge, in neighbour distances.")
-    classes: int = Field(4, ge=1, le=50, description="Atom classes whose median patches are the crystalline references.")
-    class_window: LengthValue = Field(Length(2.0, "nm"), description="Patch window of the class clustering.")
-    atom_trials: int = Field(100, ge=1, le=100_000, description="LoG* trials when atoms are not given.")
-
-    @field_validator("covariance_types")
-    @classmethod
-    def _known_covariance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [t for t in value if t not in COVARIANCE_TYPES]
-        if bad or not value:
-            raise ValueError(f"covariance types must be among {list(COVARIANCE_TYPES)}, got {list(value)}")
-        return value
+from rewardscope.workflows.amorphous_config import AmorphousConfig  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -98,16 +64,23 @@ class AmorphousState:
     patches: np.ndarray
     builder: MaskBuilder
     inside: np.ndarray  # per patch pixel: does it lie inside the image (patches of atoms near the edge are cut)
+    pixel_index: tuple[np.ndarray, np.ndarray]  # (row, col) of each atom's pixel
     cache: dict  # features by patch side, probabilities by (side, covariance type)
 
 
 @dataclass
 class AmorphousOutput:
-    """One trial's result: per-atom probability, the atoms above threshold, and the pixel mask."""
+    """One trial's result: per-atom probability, the atoms above threshold, and the pixel mask.
+
+    ``in_region`` says which atoms lie in the mask and ``disorder`` is their lattice deviation
+    (window-independent), what the separation reward compares.
+    """
 
     probability: np.ndarray
     amorphous: np.ndarray
     mask: np.ndarray
+    in_region: np.ndarray
+    disorder: np.ndarray
 
 
 @dataclass
@@ -186,6 +159,19 @@ def patch_inside(shape: tuple[int, int], xy: np.ndarray, *, side: int) -> np.nda
     return (rows >= 0) & (rows <= shape[0] - 1) & (cols >= 0) & (cols <= shape[1] - 1)
 
 
+def atom_pixels(shape: tuple[int, int], xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, col) index of the pixel of each atom, clipped to the image.
+
+    Examples
+    --------
+    >>> atom_pixels((10, 10), np.array([[2.4, 9.7], [-0.3, 3.5]]))
+    (array([9, 4]), array([2, 0]))
+    """
+    rows = np.clip(np.round(xy[:, 1]).astype(int), 0, shape[0] - 1)
+    cols = np.clip(np.round(xy[:, 0]).astype(int), 0, shape[1] - 1)
+    return rows, cols
+
+
 def _masked_match(x: np.ndarray, inside: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Correlation and amplitude (regression slope) of each patch against ``ref`` over its pixels inside the image.
 
@@ -243,7 +229,7 @@ class AmorphousWorkflow(Workflow):
         Calibration of the images given to :meth:`prepare` (:meth:`load` sets it from the input).
     rewards : mapping of str to callable, optional
         ``name -> reward(output, context)`` on :class:`AmorphousOutput` (minimised); default
-        :data:`~rewardscope.rewards.regions.REGION_REWARDS` (compactness, perimeter).
+        :data:`~rewardscope.rewards.regions.REGION_REWARDS` (compactness, perimeter, separation).
 
     Examples
     --------
@@ -253,7 +239,7 @@ class AmorphousWorkflow(Workflow):
     >>> out = wf.run(wf.prepare(sim.image), {"window_nm": 1.2, "threshold": 0.5, "covariance": "full",
     ...                                      "dilation_nn": 1.5})
     >>> out.mask.shape, sorted(wf.evaluate(out))
-    ((96, 96), ['area_fraction', 'compactness', 'n_amorphous', 'perimeter'])
+    ((96, 96), ['area_fraction', 'compactness', 'n_amorphous', 'perimeter', 'separation'])
     """
 
     def __init__(self, *, config: AmorphousConfig, atoms: pd.DataFrame | str | Path | None = None,
@@ -302,7 +288,8 @@ class AmorphousWorkflow(Workflow):
         return AmorphousState(shape=image.shape, atoms=table, xy=xy, nn_px=nn, pixel_size=ps, classes=classes,
                               ordered=ordered, deviation=deviation, patches=patches,
                               builder=MaskBuilder(image.shape, xy), cache={},
-                              inside=patch_inside(image.shape, xy, side=patches.shape[-1]))
+                              inside=patch_inside(image.shape, xy, side=patches.shape[-1]),
+                              pixel_index=atom_pixels(image.shape, xy))
 
     def _pixel_size(self) -> Length:
         if self.pixel_size is None:
@@ -333,7 +320,8 @@ class AmorphousWorkflow(Workflow):
         smooth = self.config.smooth_nn * state.nn_px
         if smooth > 0 and mask.any():
             mask = ndimage.gaussian_filter(mask.astype(float), smooth) > 0.5
-        return AmorphousOutput(probability=prob, amorphous=chosen, mask=mask)
+        return AmorphousOutput(probability=prob, amorphous=chosen, mask=mask,
+                               in_region=mask[state.pixel_index], disorder=state.deviation)
 
     def describe(self, output: AmorphousOutput) -> dict[str, float]:
         """Area share of the mask and number of amorphous atoms, recorded per trial."""
@@ -381,7 +369,7 @@ def map_amorphous(source: Any, *, atoms: pd.DataFrame | str | Path | None = None
         Overrides the source's calibration.
     rewards : mapping of str to callable, optional
         Region rewards ``(AmorphousOutput, context) -> float`` (minimised) replacing the
-        default compactness and perimeter (:data:`~rewardscope.rewards.regions.REGION_REWARDS`).
+        default compactness, perimeter and separation (:data:`~rewardscope.rewards.regions.REGION_REWARDS`).
     progress : bool or callable
         ``True``: progress of every stage (LoG* when atoms are not given, atom features,
         trials) on stderr, bars on a terminal and log lines elsewhere; or a callback
@@ -406,7 +394,7 @@ def map_amorphous(source: Any, *, atoms: pd.DataFrame | str | Path | None = None
     >>> sim = simulate_haadf("ybco-100", size=128, amorphous_fraction=0.25, noise=0.1, seed=0)
     >>> res = map_amorphous(sim.image, atoms=sim.truth, pixel_size=sim.pixel_size, trials=10)
     >>> res.mask.shape, res.summary["objectives"], res.summary["n_trials"]
-    ((128, 128), ['compactness', 'perimeter'], 10)
+    ((128, 128), ['compactness', 'perimeter', 'separation'], 10)
     """
     if pixel_size is not None:
         overrides["pixel_size"] = pixel_size

@@ -21,19 +21,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.config import make_config
 from rewardscope.detect.dcnn import DEFAULT_THRESHOLD
 from rewardscope.optimize import SearchSpace
 from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, silent
 from rewardscope.rewards.atoms import AtomReward, AtomRewardContext
-from rewardscope.units import Length, LengthValue
+from rewardscope.units import Length
 from rewardscope.workflows.atoms_base import AtomsConfig, AtomWorkflow
+from rewardscope.workflows.atoms_dcnn_config import DcnnFilesConfig  # noqa: F401  (re-exported)
 
 
 class DcnnWorkflow(AtomWorkflow):
@@ -107,26 +107,6 @@ def f1_against_oracle(atoms: pd.DataFrame, oracle: pd.DataFrame, *, shape: tuple
     m = score_atoms(atoms, oracle, shape=shape, crystal=crystal, pixel_size=pixel_size)
     return {"oracle_f1": m.f1, "oracle_precision": m.precision, "oracle_recall": m.recall,
             "oracle_count": int(len(oracle))}
-
-
-class DcnnFilesConfig(BaseModel):
-    """Settings of the DCNN over many files (defaults shared by :func:`find_atoms_dcnn_files` and ``atoms-dcnn``).
-
-    Examples
-    --------
-    >>> DcnnFilesConfig(pixel_size="0.35A").model_dump(mode="json")["pixel_size"]
-    '0.35A'
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    pixel_size: LengthValue | None = Field(None, description="Override the files' pixel size, e.g. 0.35A (without "
-                                           "one the image is used at its own pixels).")
-    ensemble: int = Field(1, ge=1, le=8, description="Dihedral test-time views (1-8); above 1 adds uncertainty_px "
-                          "and support.")
-    threshold: float = Field(DEFAULT_THRESHOLD, gt=0, lt=1, description="Smallest peak probability of an atom.")
-    device: Literal["cpu", "cuda"] = Field("cpu", description="cpu or cuda.")
-    batch_size: int = Field(16, ge=1, description="Images or tiles per forward pass.")
 
 
 def find_atoms_dcnn_files(paths: Sequence[str | Path], *, config: DcnnFilesConfig | None = None,

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.classify.clusters import require_ordered, species_clusters
 from rewardscope.classify.order import lattice_deviation, neighbour_distance_px, neighbourhood_mean, ordered_atoms
@@ -31,23 +30,8 @@ from rewardscope.errors import ParameterError
 from rewardscope.io.load import load_input
 from rewardscope.progress import ProgressArg, progress_scope, start_stage
 from rewardscope.result import Result
-from rewardscope.units import Length, LengthValue
-
-
-class ClassifyConfig(BaseModel):
-    """Settings of atom classification (defaults shared by :func:`classify_atoms` and the CLI)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    classes: int = Field(4, ge=1, le=50, description="Number of atom classes (YBCO [100]: 4).")
-    window: LengthValue = Field(Length(2.0, "nm"), description="Side of the patch around each atom, with unit (e.g. 2.0nm).")
-    pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.35A (default: from the file).")
-    lattice: str | None = Field(None, description="Preset lattice giving the neighbour distance (default: estimated from the atoms).")
-    subclass: str | None = Field(None, description="Split one class again, CLASS:N (e.g. 0:2 for two orientations of class 0).")
-    pca_components: int = Field(8, ge=1, le=100, description="Principal components of the patches fed to the mixture.")
-    symmetrize: bool = Field(True, description="Average each patch with its mirror images so orientation variants share a class.")
-    n_init: int = Field(5, ge=1, le=50, description="Restarts of the mixture fit.")
-    seed: int = Field(0, description="Random seed.")
+from rewardscope.units import Length
+from rewardscope.workflows.classify_config import ClassifyConfig  # noqa: F401  (re-exported)
 
 
 @dataclass

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from rewardscope.config import make_config
+from rewardscope.defaults import CHUNK_FRAMES
 from rewardscope.io.lazy import LazyStack, open_stack
 from rewardscope.io.load import load_input
 from rewardscope.io.sink import MaskSink
@@ -46,9 +47,6 @@ from rewardscope.workflows.base import study_summary
 from rewardscope.workflows.movie import FrameStep, MoviePolicy, width_probe
 from rewardscope.workflows.particles import (ForegroundWorkflow, ParticleResult, SegmentConfig, make_workflow,
                                              segmentation_summary, split_summary)
-
-#: Frames per task (enough work per task to hide the scheduler's overhead of a few ms).
-CHUNK_FRAMES = 16
 
 
 @dataclass

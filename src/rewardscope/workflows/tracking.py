@@ -44,11 +44,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from rewardscope.config import make_config
 from rewardscope.errors import FileFormatError, ImageShapeError, ImageValueError
@@ -62,56 +61,9 @@ from rewardscope.result import Result
 from rewardscope.rewards.tracks import TRACK_REWARD_SCALES, TRACK_REWARDS, TrackReward, TrackRewardContext, step_scale_px
 from rewardscope.segment.measure import measure_particles
 from rewardscope.track.linking import Linked, LinkParams, link_overlap, link_tracks
-from rewardscope.units import Length, LengthOrPixels, LengthValue, Pixels, size_in_px
+from rewardscope.units import Length, size_in_px
 from rewardscope.workflows.base import Workflow, run_workflow
-from rewardscope.workflows.particles import SegmentConfig
-
-
-def _track_study() -> StudySettings:
-    return StudySettings(trials=40)
-
-
-class TrackConfig(BaseModel):
-    """Settings of particle tracking (defaults shared by the API and ``rewardscope track``).
-
-    Examples
-    --------
-    >>> cfg = make_config(TrackConfig, trials=10, max_step="2nm", pixel_size="0.5A")
-    >>> cfg.study.trials, cfg.max_step.nm, TrackConfig().model_dump(mode="json")["max_step"]
-    (10, 2.0, '20px')
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    pixel_size: LengthValue | None = Field(None, description="Pixel size with unit, e.g. 0.5A (default: from the "
-                                           "file; without one, sizes are given in pixels only).")
-    segmenter: Literal["classical", "autoencoder", "unet"] = Field(
-        "classical", description="Per-frame segmentation: classical (label-free, optimized threshold pipeline), "
-        "autoencoder (your model, --model) or unet (shipped weights or --model); ignored with masks.")
-    segment: SegmentConfig = Field(default_factory=SegmentConfig, description="Settings of the per-frame "
-                                   "segmenter, its model file in network (its own drift step is not used).")
-    drift: bool = Field(True, description="Measure stage drift and link on drift-corrected positions.")
-    linker: Literal["lap", "overlap"] = Field("lap", description="lap: laptrack LapTrack on centroid + area "
-                                              "features, cut-offs tuned; overlap: laptrack OverLapTrack on mask "
-                                              "overlap (only the gap length is tuned).")
-    study: StudySettings = Field(default_factory=_track_study, description="The linking study: trials, sampler, "
-                                 "selection rule, seed.")
-    max_step: LengthOrPixels = Field(Pixels(20.0), description="Upper end of the searched link, gap-closing and "
-                                     "merge distances: px (e.g. 20px) or a length (needs a pixel size).")
-    max_gap_frames: int = Field(2, ge=0, le=50, description="Most missed frames a gap-closing link may bridge "
-                                "(searched from 0).")
-    tune_frames: int = Field(48, ge=0, description="The linking study scores its cut-offs on this many frames, "
-                             "blocks of 12 spread from the movie's start to its end (0: all), then the whole movie "
-                             "is linked once with the chosen ones.")
-    merges: bool = Field(True, description="Allow merges (coalescence) in the linking.")
-    splits: bool = Field(False, description="Allow splits in the linking.")
-    edge_margin: LengthOrPixels = Field(Pixels(2.0), description="A particle this close to the frame's edge "
-                                        "touches it (its track may start or end there).")
-    vanish_diameter: LengthOrPixels = Field(Pixels(6.0), description="Tracks that start or end with a smaller "
-                                            "equivalent diameter may nucleate or dissolve (not fragments).")
-    touch_frames: int = Field(2, ge=0, le=20, description="A particle cut in two, or two particles joined, for at "
-                              "most this many frames is a segmentation flicker or a touch: undone before linking "
-                              "(rewardscope.track.consistency; 0: labels linked as they are).")
+from rewardscope.workflows.tracking_config import TrackConfig
 
 
 # --------------------------------------------------------------------------- results

@@ -44,91 +44,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.spatial import cKDTree
 
 from rewardscope.detect.lattice.order import MIN_LATTICE_ORDER
 from rewardscope.errors import InputError, ParameterError
 from rewardscope.io.load import Input
 from rewardscope.optimize.settings import StudySettings
-from rewardscope.parallel import Engine, ParallelConfig
+from rewardscope.parallel import Engine
 from rewardscope.progress import ProgressArg, progress_scope, start_stage
 from rewardscope.rewards.atoms import ATOM_REWARDS, AtomRewardContext
-from rewardscope.units import Length, LengthOrPixels, Pixels, size_in_px
+from rewardscope.units import Length, size_in_px
 from rewardscope.workflows.atoms_base import AtomsConfig, AtomsResult
 from rewardscope.workflows.base import run_workflow
 from rewardscope.workflows.plausibility import MAX_QC, cell_size_px
+from rewardscope.workflows.windows_config import WindowConfig, window_config  # noqa: F401  (re-exported)
 
 #: A window must span at least this many unit cells (the rewards need whole cells).
 MIN_WINDOW_CELLS = 4
 #: Pareto points passed on from the neighbours as a window's warm start, at most.
 MAX_WARM = 32
-
-
-class WindowConfig(BaseModel):
-    """Settings of the sliding window (defaults shared by the API and ``--window``/``--overlap``/``--scheduler``).
-
-    Examples
-    --------
-    >>> from rewardscope.config import make_config
-    >>> cfg = make_config(WindowConfig, window="10nm", overlap="64px")
-    >>> cfg.window.nm, cfg.overlap.value, cfg.parallel.scheduler
-    (10.0, 64.0, 'local')
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    window: LengthOrPixels = Field(Pixels(512.0), description="Side of a sliding window: px (512px) or a length "
-                                   "(10nm); at least 4 unit cells.")
-    overlap: LengthOrPixels = Field(Pixels(64.0), description="Overlap of neighbouring windows: px or a length; "
-                                    "below the window side.")
-    min_columns: int = Field(16, ge=1, description="A window whose chosen point has fewer columns (or a count "
-                             "reward above 0.5, or detections that do not form the lattice) borrows its nearest "
-                             "good neighbour's parameters.")
-    parallel: ParallelConfig = Field(default_factory=ParallelConfig, description="Where the windows run.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _route_parallel(cls, data: Any) -> Any:
-        """``scheduler=`` and ``workers=`` given at the top level go into ``parallel``."""
-        if isinstance(data, dict) and ({"scheduler", "workers"} & set(data)):
-            data = dict(data)
-            par = data.get("parallel") or {}
-            par = par.model_dump() if isinstance(par, BaseModel) else dict(par)
-            for key in ("scheduler", "workers"):
-                if key in data:
-                    value = data.pop(key)
-                    if value is not None or key == "workers":
-                        par[key] = value
-            data["parallel"] = par
-        return data
-
-
-def window_config(base: WindowConfig | None = None, *, window: Any = None, overlap: Any = None,
-                  scheduler: str | None = None, workers: int | None = None) -> WindowConfig:
-    """A :class:`WindowConfig` from ``base`` (or defaults) and the given values (numbers are px).
-
-    ``window`` may itself be a :class:`WindowConfig` (then it is the base).
-
-    Examples
-    --------
-    >>> window_config(window=256, overlap="2nm", scheduler="serial").model_dump(mode="json")["window"]
-    '256px'
-    """
-    from rewardscope.config import make_config
-
-    if isinstance(window, WindowConfig):
-        base, window = window, None
-
-    def px(value: Any) -> Any:
-        return Pixels(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-    overrides: dict[str, Any] = {}
-    for key, value in (("window", px(window)), ("overlap", px(overlap)), ("scheduler", scheduler),
-                       ("workers", workers)):
-        if value is not None:
-            overrides[key] = value
-    return make_config(WindowConfig, base, **overrides)
 
 
 @dataclass(frozen=True)

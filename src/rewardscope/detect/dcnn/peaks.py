@@ -13,8 +13,8 @@ import pandas as pd
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-#: Probability-map peaks below this are not atoms.
-DEFAULT_THRESHOLD = 0.5
+from rewardscope.defaults import DEFAULT_THRESHOLD  # noqa: F401  (re-exported; DcnnFilesConfig reads it there)
+
 #: Largest distance (heat-map pixels) of a view's peak from the mean map's peak it belongs to.
 VIEW_MATCH_PX = 1.5
 

@@ -106,9 +106,45 @@ def _orientation_shares(vec: np.ndarray, ideal: np.ndarray, tol: float, theta: n
     with np.errstate(divide="ignore", invalid="ignore"):
         width = np.arccos(np.clip((r[i] ** 2 + rho[j] ** 2 - tol ** 2) / (2 * r[i] * rho[j]), -1.0, 1.0))
     width = np.nan_to_num(width, nan=0.0)
-    starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
     shares = []
     for sign in (1.0, -1.0):  # rotations, then mirror images (angle(u) -> -angle(u))
-        gap = np.abs((theta[None, :] - (phi[i] - sign * psi[j])[:, None] + np.pi) % (2 * np.pi) - np.pi)
-        shares.append(np.logical_or.reduceat(gap < width[:, None], starts, axis=0).sum(0) / len(r))
+        covered = _covered(i, phi[i] - sign * psi[j], width, theta, n_vectors=len(r))
+        shares.append(covered.sum(0) / len(r))
     return np.concatenate(shares)
+
+
+def _covered(i: np.ndarray, centre: np.ndarray, width: np.ndarray, theta: np.ndarray, *,
+             n_vectors: int) -> np.ndarray:
+    """``covered[v, t]``: some pair ``p`` of vector ``v = i[p]`` has ``theta[t]`` within ``width[p]`` of ``centre[p]``.
+
+    The angle test is the circular distance ``|(theta - centre + pi) mod 2 pi - pi| < width``.
+    On an evenly spaced ``theta`` only the few grid angles near each interval are tested
+    (the same test, so the same answer as testing all of them); otherwise all are.
+
+    Examples
+    --------
+    >>> theta = np.deg2rad(np.arange(0.0, 180.0, 2.0))
+    >>> cov = _covered(np.array([0, 0, 1]), np.array([0.0, 3.0, -1.0]), np.array([0.05, 0.1, 0.02]), theta,
+    ...                n_vectors=2)
+    >>> np.flatnonzero(cov[0]).tolist(), np.flatnonzero(cov[1]).tolist()
+    ([0, 1, 84, 85, 86, 87, 88], [])
+    """
+    def hits(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return np.abs((theta[t] - centre[p] + np.pi) % (2 * np.pi) - np.pi) < width[p]
+
+    covered = np.zeros((n_vectors, len(theta)), bool)
+    step = (theta[-1] - theta[0]) / max(len(theta) - 1, 1)
+    if len(theta) < 3 or step <= 0 or not np.allclose(np.diff(theta), step, rtol=1e-9, atol=0):
+        p, t = np.divmod(np.arange(len(centre) * len(theta)), len(theta))
+        ok = hits(p, t)
+        covered[i[p[ok]], t[ok]] = True
+        return covered
+    for shift in (-2 * np.pi, 0.0, 2 * np.pi):  # the interval and its copies a turn away
+        first = np.clip(np.floor((centre + shift - width - theta[0]) / step).astype(np.int64) - 1, 0, len(theta))
+        last = np.clip(np.ceil((centre + shift + width - theta[0]) / step).astype(np.int64) + 1, -1, len(theta) - 1)
+        n = np.maximum(last - first + 1, 0)
+        p = np.repeat(np.arange(len(centre)), n)
+        t = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(first, n)
+        ok = hits(p, t)
+        covered[i[p[ok]], t[ok]] = True
+    return covered
