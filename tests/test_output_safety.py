@@ -287,10 +287,9 @@ def test_signal_prints_one_line_and_removes_temporary_folder(tmp_path, sig, code
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".demo.partial-*")) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.01)
     assert list(tmp_path.glob(".demo.partial-*")), "the demo never started writing"
-    time.sleep(0.3)
-    proc.send_signal(sig)
+    proc.send_signal(sig)  # at once: on a loaded machine a delay here let the demo finish first
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == code
     assert err.strip().splitlines()[-1] == line and "Traceback" not in err

@@ -41,6 +41,8 @@ _PUBLIC: dict[str, str] = {
     "map_amorphous": "rewardscope.workflows.amorphous",
     "segment_image": "rewardscope.workflows.particles",
     "segment_movie": "rewardscope.workflows.movie",
+    "segment_movie_parallel": "rewardscope.workflows.movie_parallel",
+    "sliding_particles": "rewardscope.workflows.windows",
     "correct_drift": "rewardscope.workflows.drift",
     "track_particles": "rewardscope.workflows.tracking",
     "get_segmenter": "rewardscope.workflows.segmenters",

@@ -64,7 +64,7 @@ def amorphous(
     study_name: str | None = option(AmorphousConfig, "study.study_name"),
     progress: bool = progress_option(),
 ) -> None:
-    """Map amorphised regions of IMAGE: per-atom GMM probability, mask tuned by compactness and perimeter."""
+    """Map amorphised regions of IMAGE: per-atom GMM probability, mask tuned by separation, per-region compactness and perimeter."""
     inputs = [image, atoms, storage_file(storage)]
     check_output_path(out, inputs=inputs, overwrite=overwrite)
     from rewardscope.report.amorphous import plot_amorphous

@@ -257,9 +257,11 @@ def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: li
         ids[ids == u] = t
         rename[u] = t
         last[t] = last.pop(u)
+        if u in parenting:  # its children are the joined track's now: it no longer ends
+            parenting.add(t)
     if rename:
-        merges = [(rename.get(p, p), c) for p, c in merges]
-        splits = [(rename.get(p, p), c) for p, c in splits]
+        merges = sorted({(rename.get(p, p), c) for p, c in merges})
+        splits = sorted({(rename.get(p, p), c) for p, c in splits})
     return ids, merges, splits
 
 
