@@ -283,8 +283,10 @@ def test_check_output_path_raises_input_error(tmp_path):
 @pytest.mark.parametrize(("sig", "code", "line"), [(signal.SIGINT, 130, "rewardscope: interrupted"),
                                                    (signal.SIGTERM, 143, "rewardscope: terminated")])
 def test_signal_prints_one_line_and_removes_temporary_folder(tmp_path, sig, code, line):
+    # the child inherits an ignored SIGINT when an earlier test (a dask cluster) left it ignored in pytest
     proc = subprocess.Popen([SCRIPT, "demo", "--out", tmp_path / "demo"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".demo.partial-*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.01)
