@@ -130,7 +130,9 @@ def make_sampler(name: str, *, seed: int | None, options: Mapping[str, Any] | No
     Parameters
     ----------
     name : {"tpe", "gp", "nsga2"}
-        Multivariate TPE, Gaussian-process BO, or NSGA-II.
+        Multivariate TPE (Optuna's, with per-trial bookkeeping cached:
+        :class:`~rewardscope.optimize.tpe.CachedTPESampler`, same trials for the same
+        seed), Gaussian-process BO, or NSGA-II.
     seed : int or None
     options : mapping, optional
         Extra keyword arguments of the sampler (e.g. ``{"population_size": 100}``).
@@ -139,8 +141,11 @@ def make_sampler(name: str, *, seed: int | None, options: Mapping[str, Any] | No
 
     opts = dict(options or {})
     if name == "tpe":
+        from rewardscope.optimize.tpe import CachedTPESampler, cached_tpe_available
+
         opts.setdefault("multivariate", True)
-        return optuna.samplers.TPESampler(seed=seed, **opts)
+        cls = CachedTPESampler if cached_tpe_available() else optuna.samplers.TPESampler
+        return cls(seed=seed, **opts)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, **opts)
     if name == "nsga2":
