@@ -218,6 +218,24 @@ def link_tracks(detections: pd.DataFrame, params: LinkParams) -> Linked:
     return _linked(det.assign(track_id=ids), merges, splits)
 
 
+def _resumed_ends(frames: np.ndarray, xy: np.ndarray, radius: np.ndarray, ids: np.ndarray, first: dict[int, int],
+                  last: dict[int, int], step_px: float) -> set[int]:
+    """Tracks whose end is followed in the next frame by a track start within their radius plus ``step_px``.
+
+    Such a track was broken, not ended: merge completion must not take it as a parent
+    that vanished a frame or more before the merge (its continuation is the particle).
+    """
+    starts: dict[int, list[int]] = {}
+    for t, i in first.items():
+        starts.setdefault(int(frames[i]), []).append(i)
+    out = set()
+    for t, i in last.items():
+        nxt = starts.get(int(frames[i]) + 1, [])
+        if any(ids[j] != t and np.hypot(*(xy[j] - xy[i])) <= radius[i] + step_px for j in nxt):
+            out.add(t)
+    return out
+
+
 def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: list[tuple[int, int]],
                   splits: list[tuple[int, int]], step_px: float) -> tuple[np.ndarray, list, list]:
     """Join a track that ends cut by the frame's edge to one that starts cut by it next to it a frame later.
@@ -300,8 +318,10 @@ def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges:
         by_frame.setdefault(int(frames[i]), []).append(int(i))  # type: ignore[attr-defined]
     next_id = int(ids.max()) + 1
     used: set[int] = set()
+    resumed = _resumed_ends(frames, xy, radius, ids, first, last, params.max_displacement_px or 1.0)
     for f in sorted(by_frame):
-        cands = [t for g in range(1, int(params.gap_frames) + 2) for t in ends_at.get(f - g, []) if t not in used]
+        cands = [t for g in range(1, int(params.gap_frames) + 2) for t in ends_at.get(f - g, [])
+                 if t not in used and (g == 1 or t not in resumed)]
         if not cands:
             continue
         for d in by_frame[f]:
