@@ -221,3 +221,16 @@ def test_cli_bad_inputs_exit_2(tmp_path, args, message):
     assert r.exit_code == 2
     assert message in r.output
     assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+
+
+def test_fast_trial_scoring_equals_evaluating_the_table(sto_result):
+    """LoG*'s score (arrays, points made once, repeats remembered) gives exactly evaluate(run(...))."""
+    from rewardscope.workflows.atoms import log_star_workflow
+
+    ctx, crystal = sto_result.extras["context"], sto_result.extras["crystal"]
+    wf = log_star_workflow(AtomsConfig(), ctx, crystal=crystal, sigma_scale=1.0)
+    state = wf.prepare(STO.image)
+    for params in sto_result.trials[wf.search_space().tunable_names].to_dict("records")[:25]:
+        params["num_sigma"] = int(params["num_sigma"])
+        assert wf.score(state, params) == wf.evaluate(wf.run(state, params))
+        assert wf.score(state, params) == wf.evaluate(wf.run(state, params))  # second time from the memo

@@ -74,3 +74,23 @@ def test_context_checks():
     oracle = AtomRewardContext.from_lattice(get_lattice("srtio3-001"), shape=(64, 64), pixel_size=Length(0.35),
                                             n_expected=42)
     assert oracle.n_expected == 42
+
+
+def test_atom_points_and_bounded_knn_give_the_same_rewards():
+    """AtomPoints (points + weights made once) and knn_sums(below=...) change no reward value."""
+    import pandas as pd
+
+    from rewardscope.rewards import AtomPoints
+
+    rng = np.random.default_rng(2)
+    grid = np.stack(np.meshgrid(np.arange(20.0), np.arange(20.0)), -1).reshape(-1, 2) * 5 + 2
+    xy = np.vstack([grid + rng.normal(0, 0.3, grid.shape), rng.uniform(0, 100, (30, 2))])
+    ctx = AtomRewardContext(n_expected=400, ideal_nn_sum_px=20.0, shape=(100, 100), edge_taper_px=6.0)
+    table = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]})
+    pts = AtomPoints.of(table, ctx)
+    assert len(pts) == len(xy) and pts.weights is not None
+    for fn in (quantity_error, error_rate):
+        assert fn(pts, ctx) == fn(table, ctx) == fn(xy, ctx)
+    full, bounded = knn_sums(xy, k=4), knn_sums(xy, k=4, below=ctx.er_threshold_px)
+    assert np.array_equal(full < ctx.er_threshold_px, bounded < ctx.er_threshold_px)
+    assert 0.0 < error_rate(pts, ctx) < 1.0  # the random points do crowd some columns

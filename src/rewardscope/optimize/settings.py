@@ -35,8 +35,21 @@ class StudySettings(BaseModel):
     study_name: str | None = Field(None, description="Study name inside --storage.")
     sampler_options: dict[str, Any] | None = Field(
         None, description="Extra sampler arguments, e.g. {'population_size': 100} for nsga2.")
+    tpe_batch: int = Field(1, ge=1, le=64, description="tpe: trials drawn per fit of its model (1 = Optuna's "
+                           "sampler trial for trial; more cuts the sampler's time when trials are cheap).")
 
     def study_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`rewardscope.optimize.run_study` for these settings."""
+        """Keyword arguments of :func:`rewardscope.optimize.run_study` for these settings.
+
+        ``tpe_batch`` above 1 goes to the TPE sampler as its ``batch`` option.
+
+        Examples
+        --------
+        >>> StudySettings(tpe_batch=8).study_kwargs()["sampler_options"]
+        {'batch': 8}
+        """
+        options = self.sampler_options
+        if self.sampler == "tpe" and self.tpe_batch > 1:
+            options = {"batch": self.tpe_batch, **(options or {})}
         return {"trials": self.trials, "sampler": self.sampler, "selection": self.selection, "seed": self.seed,
-                "storage": self.storage, "study_name": self.study_name, "sampler_options": self.sampler_options}
+                "storage": self.storage, "study_name": self.study_name, "sampler_options": options}

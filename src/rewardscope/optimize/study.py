@@ -132,7 +132,7 @@ def make_sampler(name: str, *, seed: int | None, options: Mapping[str, Any] | No
     name : {"tpe", "gp", "nsga2"}
         Multivariate TPE (Optuna's, with per-trial bookkeeping cached:
         :class:`~rewardscope.optimize.tpe.CachedTPESampler`, same trials for the same
-        seed), Gaussian-process BO, or NSGA-II.
+        seed; option ``batch``: trials per fit of its model), Gaussian-process BO, or NSGA-II.
     seed : int or None
     options : mapping, optional
         Extra keyword arguments of the sampler (e.g. ``{"population_size": 100}``).
@@ -144,8 +144,10 @@ def make_sampler(name: str, *, seed: int | None, options: Mapping[str, Any] | No
         from rewardscope.optimize.tpe import CachedTPESampler, cached_tpe_available
 
         opts.setdefault("multivariate", True)
-        cls = CachedTPESampler if cached_tpe_available() else optuna.samplers.TPESampler
-        return cls(seed=seed, **opts)
+        if not cached_tpe_available():
+            opts.pop("batch", None)
+            return optuna.samplers.TPESampler(seed=seed, **opts)
+        return CachedTPESampler(seed=seed, **opts)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, **opts)
     if name == "nsga2":

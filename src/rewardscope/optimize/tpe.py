@@ -11,6 +11,14 @@ seen. The TPE math itself (split, Parzen estimators, candidates, acquisition, ra
 stream) is Optuna's, unchanged, so the same seed gives exactly the same trials as
 ``TPESampler`` (a test checks it).
 
+``batch=k`` (k > 1) fits the Parzen estimators once for ``k`` consecutive trials: the
+``k x n_ei_candidates`` candidates are drawn in one call and scored by one acquisition
+call, and each trial takes the best of its own ``n_ei_candidates`` (exactly what
+sequential TPE would pick if the model did not change within the batch). It is the
+cheap form of batch TPE (no "constant liar"): the model lags by at most ``k - 1``
+trials, which costs little when trials are many and cheap, and it cuts the sampler's
+time about ``k``-fold. ``batch=1`` is Optuna's sampler, trial for trial.
+
 Why a subclass and not a sampler of our own: the split rule (non-domination rank plus
 hypervolume subset selection), the Parzen estimator and the candidate draw are Optuna's
 tested code; re-implementing them would trade a known algorithm for an unknown one. The
@@ -63,8 +71,13 @@ class CachedTPESampler(TPESampler):
     15
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, batch: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if int(batch) < 1:
+            raise ValueError(f"batch must be at least 1, got {batch!r}")
+        self._batch = int(batch)
+        self._queued: list[dict[str, Any]] = []
+        self._queued_key: tuple[Any, ...] | None = None
         self._owner: tuple[Any, int] | None = None
         self._repr_cache: dict[tuple[Any, ...], dict[int, tuple[float, ...] | None]] = {}
         self._infeasible: dict[int, float] = {}
@@ -76,6 +89,7 @@ class CachedTPESampler(TPESampler):
             self._owner = owner
             self._repr_cache.clear()
             self._infeasible.clear()
+            self._queued.clear()
 
     def _get_internal_repr(self, trials: list[Any], search_space: dict[str, Any],
                            study: Any) -> dict[str, np.ndarray]:
@@ -127,6 +141,9 @@ class CachedTPESampler(TPESampler):
 
     def _sample(self, study: Any, trial: Any, search_space: dict[str, Any]) -> dict[str, Any]:
         self._check_owner(study)
+        key = tuple(search_space.items())
+        if self._queued and self._queued_key == key:
+            return self._queued.pop(0)
         states = [TrialState.COMPLETE, TrialState.PRUNED] + ([TrialState.RUNNING] if self._constant_liar else [])
         trials = study._get_trials(deepcopy=False, states=states, use_cache=not self._constant_liar)
         if self._constant_liar:
@@ -137,6 +154,17 @@ class CachedTPESampler(TPESampler):
         below, above = self._split(trials, self._gamma(n), study)
         mpe_below = self._build_parzen_estimator(study, search_space, below, handle_below=True)
         mpe_above = self._build_parzen_estimator(study, search_space, above, handle_below=False)
-        samples = mpe_below.sample(self._rng.rng, self._n_ei_candidates)
-        ret = TPESampler._compare(samples, self._compute_acquisition_func(samples, mpe_below, mpe_above))
-        return {name: dist.to_external_repr(ret[name]) for name, dist in search_space.items()}
+        picks = self._best_candidates(mpe_below, mpe_above)
+        out = [{name: dist.to_external_repr(p[name]) for name, dist in search_space.items()} for p in picks]
+        self._queued, self._queued_key = out[1:], key
+        return out[0]
+
+    def _best_candidates(self, mpe_below: Any, mpe_above: Any) -> list[dict[str, Any]]:
+        """The best of each of ``batch`` groups of ``n_ei_candidates`` candidates (internal repr)."""
+        n_cand = self._n_ei_candidates
+        samples = mpe_below.sample(self._rng.rng, n_cand * self._batch)
+        if self._batch == 1:
+            return [TPESampler._compare(samples, self._compute_acquisition_func(samples, mpe_below, mpe_above))]
+        score = np.asarray(self._compute_acquisition_func(samples, mpe_below, mpe_above)).reshape(self._batch, n_cand)
+        best = np.argmax(score, axis=1) + n_cand * np.arange(self._batch)
+        return [{name: vals[i].item() for name, vals in samples.items()} for i in best]

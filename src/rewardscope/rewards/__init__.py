@@ -15,6 +15,7 @@ from rewardscope import lazy_names
 _NAMES: dict[str, str] = {
     "ATOM_REWARDS": "rewardscope.rewards.atoms",
     "ER_FACTOR": "rewardscope.rewards.atoms",
+    "AtomPoints": "rewardscope.rewards.atoms",
     "AtomReward": "rewardscope.rewards.atoms",
     "AtomRewardContext": "rewardscope.rewards.atoms",
     "edge_weights": "rewardscope.rewards.atoms",
@@ -26,7 +27,7 @@ _NAMES: dict[str, str] = {
     "ParticleRewardContext": "rewardscope.rewards.particles",
 }
 
-__all__ = ["ATOM_REWARDS", "ER_FACTOR", "AtomReward", "AtomRewardContext", "edge_weights", "error_rate", "knn_sums",
+__all__ = ["ATOM_REWARDS", "ER_FACTOR", "AtomPoints", "AtomReward", "AtomRewardContext", "edge_weights", "error_rate", "knn_sums",
            "quantity_error"]
 
 __getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -28,7 +28,7 @@ from rewardscope.io.load import Input, load_input
 from rewardscope.optimize import StudyResult
 from rewardscope.progress import ProgressCallback, silent, start_stage
 from rewardscope.result import Result
-from rewardscope.rewards.atoms import ATOM_REWARDS, AtomReward, AtomRewardContext, atom_weights
+from rewardscope.rewards.atoms import ATOM_REWARDS, AtomPoints, AtomReward, AtomRewardContext, atom_weights
 from rewardscope.units import Length
 from rewardscope.workflows.atoms_config import AtomsConfig, AutoOrLength  # noqa: F401  (re-exported)
 from rewardscope.workflows.base import Workflow
@@ -105,7 +105,18 @@ class AtomWorkflow(Workflow):
         self.sigma_scale = sigma_scale
         self.checks = Checks(strict=config.strict)
 
-    def describe(self, output: pd.DataFrame) -> dict[str, float]:
+    @property
+    def builtin_rewards(self) -> bool:
+        """Whether every reward is one of :data:`~rewardscope.rewards.atoms.ATOM_REWARDS` (they take points)."""
+        return all(fn in ATOM_REWARDS.values() for fn in self.rewards.values())
+
+    def evaluate(self, output: Any) -> dict[str, float]:
+        """Every reward plus :meth:`describe`; with only the built-in rewards, points and edge weights are made once."""
+        if self.builtin_rewards and not isinstance(output, AtomPoints):
+            output = AtomPoints.of(output, self.context)
+        return super().evaluate(output)
+
+    def describe(self, output: pd.DataFrame | AtomPoints) -> dict[str, float]:
         """Record the number of atoms per trial, and their count under the rewards' edge window (``n_in_window``)."""
         w = atom_weights(output, self.context)
         return {"n_atoms": float(len(output)), "n_in_window": float(len(output) if w is None else w.sum())}
@@ -141,7 +152,8 @@ class AtomWorkflow(Workflow):
                  "edge_taper_px": ctx.edge_taper_px, "ideal_nn_sum_px": ctx.ideal_nn_sum_px,
                  "er_threshold_px": ctx.er_threshold_px, "sigma_scale": self.sigma_scale, **extra,
                  "positions_outside_image": outside}
-        return atoms, extra | self._plausibility(atoms, inp.pixel_size, qc=qc, n_found=n_found, outside=outside)
+        return atoms, extra | self._plausibility(atoms, inp.pixel_size, qc=qc, n_found=n_found, outside=outside,
+                                                 detections=output)
 
     def _complete(self, atoms: pd.DataFrame, inp: Input,
                   progress: ProgressCallback) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -186,17 +198,23 @@ class AtomWorkflow(Workflow):
                                                           "vacancy_prior": cfg.vacancy_prior}}
 
     def _plausibility(self, atoms: pd.DataFrame, ps: Length, *, qc: float | None, n_found: int,
-                      outside: dict[str, int]) -> dict[str, Any]:
-        """Count, QC, lattice order and centres outside, checked; ``plausibility`` and ``warnings``."""
-        from rewardscope.detect.lattice import lattice_order
+                      outside: dict[str, int], detections: pd.DataFrame) -> dict[str, Any]:
+        """Count, QC, lattice order and centres outside, checked; ``plausibility`` and ``warnings``.
+
+        The lattice order judges the detector's ``detections`` at the chosen point, not the
+        final ``atoms``: the lattice prior puts its columns on lattice sites, so after it
+        even detections in noise would look ordered.
+        """
+        from rewardscope.detect.lattice import lattice_order, min_lattice_order
 
         n_atoms, n_expected = int(len(atoms)), self.context.n_expected
-        order = lattice_order(atoms[["x", "y"]].to_numpy(float), self.crystal, pixel_size=ps)
+        order = lattice_order(detections[["x", "y"]].to_numpy(float), self.crystal, pixel_size=ps)
         self.checks.report(count_problem(n_atoms, n_expected, qc),
-                           order_problem(order, getattr(self.crystal, "name", str(self.crystal)), n_atoms),
+                           order_problem(order, getattr(self.crystal, "name", str(self.crystal)), len(detections)),
                            outside_problem(outside["dropped"], n_found))
         return {"plausibility": {"cell_px": list(cell_size_px(self.crystal, ps)), "count_ratio": n_atoms / n_expected,
-                                 "qc": qc, "lattice_order": order},
+                                 "qc": qc, "lattice_order": order,
+                                 "lattice_order_needed": min_lattice_order(len(detections))},
                 "warnings": list(self.checks.messages)}
 
     def parameter_summary(self, best_params: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,10 @@ from rewardscope.optimize.settings import StudySettings
 from rewardscope.defaults import ER_FACTOR
 from rewardscope.units import Length, LengthValue, parse_length
 
+#: LoG*'s TPE draws this many trials per fit of its model: its trials take ~1 ms, the fit ~2 ms. On the
+#: atoms benchmark (14 images) 8 matches 1 in F1 (min 0.9984 vs 0.9978) and halves the study.
+ATOMS_TPE_BATCH = 8
+
 
 def _auto_or_length(value: object) -> object:
     """Pydantic hook: ``"auto"`` stays; anything else is read as a length (one error line if it is none)."""
@@ -75,8 +79,9 @@ class AtomsConfig(BaseModel):
     vacancy_prior: float = Field(0.01, gt=0, lt=1, description="With the lattice prior: prior probability that a lattice site holds no column.")
     warm_trials: int = Field(40, ge=1, description="Many images (find_atoms_batch, rewardscope atoms FILES...): "
                              "trials for each image after the first, which start from the previous image's Pareto set.")
-    study: StudySettings = Field(default_factory=StudySettings, description="The optimization of LoG*: trials, "
-                                 "sampler, selection rule, seed, storage (plain LoG and the DCNN run one trial).")
+    study: StudySettings = Field(default_factory=lambda: StudySettings(tpe_batch=ATOMS_TPE_BATCH),
+                                 description="The optimization of LoG*: trials, sampler, selection rule, seed, "
+                                 "storage (plain LoG and the DCNN run one trial).")
     strict: bool = Field(False, description="Stop with an error instead of a warning when the input or result is "
                          "implausible: the pixel size makes the cell under 4 or over 200 px (checked first), the "
                          "count is off the expected one by over 2x or QC is worse than 0.5, the detections do "

@@ -118,6 +118,10 @@ class Workflow:
         values.update(self.describe(output))
         return values
 
+    def score(self, state: Any, params: dict[str, Any]) -> dict[str, float]:
+        """What one trial records: :meth:`evaluate` of :meth:`run` (a subclass may take a cheaper path to the same numbers)."""
+        return self.evaluate(self.run(state, params))
+
     def study_settings(self, settings: StudySettings) -> StudySettings:
         """The settings :func:`run_workflow` runs the study with, given the config's.
 
@@ -210,7 +214,7 @@ def optimize(workflow: Workflow, image: Any, settings: StudySettings | None = No
     with progress_scope(progress) as report:
         state = _prepare(workflow, image, report) if state is None else state
         t1 = time.perf_counter()
-        study = run_study(lambda params: workflow.evaluate(workflow.run(state, params)), workflow.search_space(),
+        study = run_study(lambda params: workflow.score(state, params), workflow.search_space(),
                           objective_names=workflow.objective_names, warm_start=warm_start, progress=report,
                           reference_point=workflow.reference_point, stage=stage,
                           selection_scales=_scales(workflow), **settings.study_kwargs())

@@ -13,7 +13,7 @@ message or None, and :class:`Checks` emits every message as a
   one (either way), else the best count reward QC no worse than :data:`MAX_QC`;
 * :func:`order_problem`: the detections form the lattice
   (:func:`rewardscope.detect.lattice.lattice_order` at least
-  :data:`~rewardscope.detect.lattice.MIN_LATTICE_ORDER`);
+  :func:`~rewardscope.detect.lattice.min_lattice_order` of their number);
 * :func:`outside_problem`: no more than :data:`MAX_DROPPED_SHARE` of the detections lay
   outside the image (they are dropped by :func:`rewardscope.detect.refine.inside_image`).
 
@@ -125,13 +125,15 @@ def count_problem(n_atoms: int, n_expected: float, qc: float | None) -> str | No
 
 
 def order_problem(order: float, name: str, n_atoms: int) -> str | None:
-    """A message when the lattice order of the detections is below the crystal threshold."""
-    from rewardscope.detect.lattice import MIN_LATTICE_ORDER
+    """A message when the lattice order of ``n_atoms`` detections is below the crystal threshold for that many."""
+    from rewardscope.detect.lattice import min_lattice_order
 
-    if not np.isfinite(order) or order >= MIN_LATTICE_ORDER:
+    needed = min_lattice_order(n_atoms)
+    if not np.isfinite(order) or order >= needed:
         return None
-    return (f"the {n_atoms} detections do not form the {name} lattice (lattice order {order:.2f}; a crystal scores "
-            f"above {MIN_LATTICE_ORDER:g}, noise near 0): is this an image of that crystal, at that pixel size?")
+    return (f"the {n_atoms} detections do not form the {name} lattice (lattice order {order:.2f}; a crystal of "
+            f"that many columns scores above {needed:.2g}, noise near 0): is this an image of that crystal, at that "
+            "pixel size?")
 
 
 def outside_problem(n_dropped: int, n_found: int) -> str | None:

@@ -15,7 +15,7 @@ optimizes each one on the shared optimizer (the atom method's workflow through
 * **Too few columns.** A window whose chosen point has fewer than ``min_columns`` columns,
   a count reward (QC) above :data:`~rewardscope.workflows.plausibility.MAX_QC` or
   detections that do not form the lattice (lattice order below
-  :data:`~rewardscope.detect.lattice.order.MIN_LATTICE_ORDER`: its rewards cannot judge it,
+  :func:`~rewardscope.detect.lattice.order.min_lattice_order` of their number: its rewards cannot judge it,
   e.g. vacuum or contamination, where LoG* meets the count with noise) or that finds nothing borrows the
   chosen parameters of its nearest good neighbour and runs once at them (``status``
   ``borrowed`` in the window table) instead of failing.
@@ -309,8 +309,9 @@ def optimize_window(job: WindowJob, *neighbours: WindowOutcome) -> WindowOutcome
         return WindowOutcome(window=job.window, status="too_few", warm=warm or [], seconds=time.perf_counter() - t0)
     s = result.summary
     qc = s["best_values"].get("qc")
-    order = s.get("plausibility", {}).get("lattice_order", 1.0)
-    if s["n_atoms"] < job.min_columns or (qc is not None and qc > MAX_QC) or not order >= MIN_LATTICE_ORDER:
+    plaus = s.get("plausibility", {})
+    order, needed = plaus.get("lattice_order", 1.0), plaus.get("lattice_order_needed", MIN_LATTICE_ORDER)
+    if s["n_atoms"] < job.min_columns or (qc is not None and qc > MAX_QC) or not order >= needed:
         out = _outcome(job, result, "too_few", margin_px=margin, t0=t0, warm=warm or [])
         return out
     return _outcome(job, result, "optimized", margin_px=margin, t0=t0)

@@ -9,8 +9,8 @@
 """
 
 from rewardscope.detect.lattice.fit import LatticeFit, fit_lattice
-from rewardscope.detect.lattice.order import MIN_LATTICE_ORDER, lattice_order
+from rewardscope.detect.lattice.order import MIN_LATTICE_ORDER, lattice_order, min_lattice_order
 from rewardscope.detect.lattice.prior import LatticePriorInfo, apply_lattice_prior
 
-__all__ = ["MIN_LATTICE_ORDER", "LatticeFit", "LatticePriorInfo", "apply_lattice_prior", "fit_lattice",
+__all__ = ["MIN_LATTICE_ORDER", "min_lattice_order", "LatticeFit", "LatticePriorInfo", "apply_lattice_prior", "fit_lattice",
            "lattice_order"]

@@ -13,8 +13,26 @@ from rewardscope.detect.lattice.fit import _ideal_vectors, _min_nn
 from rewardscope.units import Length
 
 #: :func:`lattice_order` below this: the detections do not form the lattice (noise scores < 0.05,
-#: simulated crystals at noise <= 0.5 score > 0.25).
+#: simulated crystals at noise <= 0.5 score > 0.25). Fewer detections need more: :func:`min_lattice_order`.
 MIN_LATTICE_ORDER = 0.1
+#: Chance level of :func:`lattice_order` times sqrt(n detections): LoG blobs in pure noise reached
+#: 0.21 at 12-138 blobs (64 px frames), 0.12 at 35-530, 0.04 at 221-2091 (6 seeds x 3 sigmas each).
+CHANCE_ORDER_SQRT_N = 1.5
+
+
+def min_lattice_order(n_detections: int) -> float:
+    """Lattice order that ``n_detections`` must reach to count as a crystal: the chance level's bound.
+
+    ``max(MIN_LATTICE_ORDER, CHANCE_ORDER_SQRT_N / sqrt(n))``: the best orientation's share
+    of matching vectors rises above the median by chance by about ``1 / sqrt(n)``, so a
+    few dozen detections in noise (a vacuum window) can score 0.15 and must not pass.
+
+    Examples
+    --------
+    >>> round(min_lattice_order(40), 3), min_lattice_order(1000)
+    (0.237, 0.1)
+    """
+    return float(max(MIN_LATTICE_ORDER, CHANCE_ORDER_SQRT_N / np.sqrt(max(int(n_detections), 1))))
 
 
 def lattice_order(xy: np.ndarray, crystal: object, *, pixel_size: Length, k: int = 4, max_points: int = 500,
