@@ -299,12 +299,13 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
             vals, extras = _split_output(objective(params), names)
             for key, value in extras.items():
                 trial.set_user_attr(key, value)
+            advance()  # here, not as an Optuna callback: those get a deep copy of every trial
             return [v if math.isfinite(v) else float("nan") for v in vals]
 
         with progress_scope(progress) as report:
             label = stage or f"optimizing ({sampler if isinstance(sampler, str) else 'custom'})"
             advance = start_stage(report, label, total=remaining, unit="trials")
-            study.optimize(_objective, n_trials=remaining, callbacks=[lambda *_: advance()], catch=())
+            study.optimize(_objective, n_trials=remaining, catch=())
     seconds = time.perf_counter() - start
     return summarise_study(study, space, objective_names=names, selection=selection, seconds=seconds,
                            reference_point=reference_point, selection_scales=selection_scales,

@@ -7,7 +7,7 @@ internal (float, log-space) representation. In a 200-trial study whose trials co
 (LoG* on a 256 px image) that bookkeeping alone took about 0.5 s, a seventh of the study.
 A finished trial never changes, so :class:`CachedTPESampler` keeps its internal
 representation and its infeasibility score and only computes them for trials it has not
-seen. The TPE math itself (split, Parzen estimators, candidates, acquisition, random
+seen (and it does not deep-copy the search space for every trial). The TPE math itself (split, Parzen estimators, candidates, acquisition, random
 stream) is Optuna's, unchanged, so the same seed gives exactly the same trials as
 ``TPESampler`` (a test checks it).
 
@@ -37,10 +37,12 @@ from optuna.trial import TrialState
 
 try:  # private helpers of Optuna's TPE (4.x / 5.x layout)
     from optuna.samplers._tpe import sampler as _tpe
+    from optuna.search_space import intersection as _intersection
     _HOOKS = all(hasattr(_tpe, n) for n in ("_split_complete_trials", "_split_pruned_trials",
                                              "_split_infeasible_trials", "default_gamma",
                                              "default_gamma_multiobjective"))
     _HOOKS = _HOOKS and all(hasattr(TPESampler, n) for n in ("_get_internal_repr", "_sample", "_get_params"))
+    _HOOKS = _HOOKS and hasattr(_intersection, "_calculate")
 except ImportError:  # pragma: no cover - other Optuna layouts
     _tpe, _HOOKS = None, False
 
@@ -54,6 +56,16 @@ def cached_tpe_available() -> bool:
     True
     """
     return bool(_HOOKS)
+
+
+class _ShallowIntersection(_intersection.IntersectionSearchSpace if _HOOKS else object):  # type: ignore[misc]
+    """Optuna's intersection search space, returned as a shallow copy (TPE only reads the distributions)."""
+
+    def calculate(self, study: Any, use_cache: bool = False) -> dict[str, Any]:
+        self._search_space, self._cached_trial_number = _intersection._calculate(
+            study._get_trials(deepcopy=False, use_cache=use_cache), self._include_pruned, self._search_space,
+            self._cached_trial_number)
+        return dict(sorted((self._search_space or {}).items(), key=lambda x: x[0]))
 
 
 class CachedTPESampler(TPESampler):
@@ -76,6 +88,8 @@ class CachedTPESampler(TPESampler):
         if int(batch) < 1:
             raise ValueError(f"batch must be at least 1, got {batch!r}")
         self._batch = int(batch)
+        if isinstance(self._search_space, _intersection.IntersectionSearchSpace):  # not in group mode
+            self._search_space = _ShallowIntersection(include_pruned=True)
         self._queued: list[dict[str, Any]] = []
         self._queued_key: tuple[Any, ...] | None = None
         self._owner: tuple[Any, int] | None = None
