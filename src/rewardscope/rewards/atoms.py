@@ -307,9 +307,11 @@ def knn_sums(xy: np.ndarray, *, k: int = 4, below: float = np.inf) -> np.ndarray
     xy : numpy.ndarray, shape (n, 2)
     k : int
     below : float
-        Only sums below this matter (px): neighbours at or beyond it are not searched for,
-        and a point with one of them gets inf (its true sum is at least ``below`` anyway).
-        Much faster for a test ``knn_sums(...) < below``; same answer to it.
+        Only sums below this matter (px): a point whose sum is at least ``below`` may get
+        inf. Such a point's nearest neighbour is at least ``below / k`` away (the nearest
+        of k distances is at most their mean), so only points in a pair closer than that
+        are searched, and their neighbours only up to ``below``. Several times faster for
+        a test ``knn_sums(...) < below`` on a lattice; the same answer to it.
 
     Returns
     -------
@@ -320,15 +322,22 @@ def knn_sums(xy: np.ndarray, *, k: int = 4, below: float = np.inf) -> np.ndarray
     >>> pts = np.array([[0.0, 0], [1, 0], [0, 1], [1, 1], [5, 5]])
     >>> knn_sums(pts, k=2).round(2).tolist()
     [2.0, 2.0, 2.0, 2.0, 12.06]
-    >>> knn_sums(pts, k=2, below=3.0).tolist()[-1]
-    inf
+    >>> knn_sums(pts, k=2, below=3.0).tolist()
+    [2.0, 2.0, 2.0, 2.0, inf]
     """
     xy = np.asarray(xy, float).reshape(-1, 2)
     if len(xy) <= k:
         return np.full(len(xy), np.inf)
     tree = cKDTree(xy, balanced_tree=False, compact_nodes=False)  # cheaper build
-    dist, _ = tree.query(xy, k=k + 1, distance_upper_bound=below)
-    return dist[:, 1:].sum(axis=1)
+    if not np.isfinite(below):
+        dist, _ = tree.query(xy, k=k + 1)
+        return dist[:, 1:].sum(axis=1)
+    out = np.full(len(xy), np.inf)
+    close = np.unique(tree.query_pairs(below / k, output_type="ndarray"))
+    if len(close):
+        dist, _ = tree.query(xy[close], k=k + 1, distance_upper_bound=below)
+        out[close] = dist[:, 1:].sum(axis=1)
+    return out
 
 
 def error_rate(atoms: pd.DataFrame | np.ndarray, context: AtomRewardContext) -> float:
