@@ -107,7 +107,8 @@ def bench_windows(args, rows):
                                     runs["local"].summary["wall_s"], win_tiles)):
         whole, clean = _score(sim, res.atoms)
         rows.append({"part": "window", "case": name, "image_px": args.size, "window_px": args.window,
-                     "trials": args.trials, "f1": whole.f1, "f1_outside_contamination": clean.f1,
+                     "overlap_px": args.overlap, "noise": args.noise, "gradient": args.gradient,
+                     "contamination": args.contamination, "trials": args.trials, "f1": whole.f1, "f1_outside_contamination": clean.f1,
                      "min_tile_f1_outside": float(tiles.min()), "tiles": len(tiles), "fp": clean.fp,
                      "fn": clean.fn, "seconds": wall, "time_vs_serial_windows": None,
                      "identical_to_serial": identical if "dask" in name else None})
@@ -203,24 +204,28 @@ def write_report(args, table, sim, glob, win):
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     table.to_csv(RESULTS / "scale.csv", index=False, float_format="%.4g")
-    w = table[table.part == "window"].dropna(axis=1, how="all").drop(columns=["part"])
-    m = table[table.part == "movie"].dropna(axis=1, how="all").drop(columns=["part"])
+    parts = {k: table[table.part == k].drop(columns=["part", "command"]).dropna(axis=1, how="all")
+             for k in ("window", "movie")}
+    w, m = parts["window"], parts["movie"]
     margin = (w.iloc[1]["f1_outside_contamination"] - w.iloc[0]["f1_outside_contamination"]) if len(w) else None
-    lines = ["# Scale benchmark", "",
-             f"Command: `python benchmarks/scale.py {' '.join(args.argv)}` ({time.strftime('%Y-%m-%d %H:%M')}, "
-             f"{os.cpu_count()} CPU cores shared with other jobs).", ""]
+    lines = ["# Scale benchmark", ""]
+    for part, cmd in table.drop_duplicates("part")[["part", "command"]].itertuples(index=False):
+        lines += [f"Command ({part} part): `{cmd}`; {os.cpu_count()} CPU cores.", ""]
     if len(w):
-        lines += [f"## Sliding window vs one study ({args.size} x {args.size} px SrTiO3 [001], 0.35 Å/px, noise "
-                  f"{args.noise} falling with the contrast by {args.gradient:.0%} left to right, contaminated corner "
-                  f"of radius {args.contamination:.0%} of the side; window {args.window}, overlap {args.overlap}, "
-                  f"{args.trials} trials per study)", "",
+        r = w.iloc[0]
+        lines += [f"## Sliding window vs one study ({r['image_px']:.0f} x {r['image_px']:.0f} px SrTiO3 [001], "
+                  f"0.35 Å/px, noise {r.get('noise', args.noise)} falling with the contrast by "
+                  f"{r.get('gradient', args.gradient):.0%} left to right, contaminated corner of radius "
+                  f"{r.get('contamination', args.contamination):.0%} of the side; window {r['window_px']}, overlap "
+                  f"{r.get('overlap_px', args.overlap)}, {r['trials']:.0f} trials per study)", "",
                   markdown_table(w, digits=4), "",
                   f"Margin (F1 outside the contamination, windows - global): {margin:+.4f}; worst tile: "
                   f"{w.iloc[0]['min_tile_f1_outside']:.4f} (global) vs {w.iloc[1]['min_tile_f1_outside']:.4f} "
                   "(windows).", ""]
     if len(m):
-        lines += [f"## Movie through dask ({args.frames} frames of {args.frame_size} x {args.frame_size} px, zarr "
-                  f"on disk, chunks of {args.chunk} frames, drift off)", "", markdown_table(m, digits=4), "",
+        lines += [f"## Movie through dask ({m['frames'].max():.0f} frames of {m['frame_px'].max():.0f} x "
+                  f"{m['frame_px'].max():.0f} px, zarr on disk, chunks of {m['chunk_frames'].max():.0f} frames, drift "
+                  "off)", "", markdown_table(m, digits=4), "",
                   "Extrapolation (model_frames_per_s): a worker needs chunk x (per-frame cost of one worker alone) + "
                   "(task overhead) per chunk, so n workers give n x chunk / that frames/s, capped by the scheduler "
                   "handing out one task per overhead (chunk / overhead frames/s); scaling_efficiency of the "
@@ -234,6 +239,7 @@ def write_report(args, table, sim, glob, win):
 
         show_image(axes[0], sim.image[::4, ::4])
         axes[0].set_title("the field (every 4th px): contrast falls left to right, dirty corner", fontsize=9)
+    if len(w):
         axes[1].bar(range(len(w)), w["min_tile_f1_outside"], color=["0.6", "C0", "C1"][:len(w)])
         axes[1].set_xticks(range(len(w)), ["global", "windows\nserial", "windows\ndask"][:len(w)])
         axes[1].axhline(0.98, color="red", ls="--", lw=0.8)
@@ -276,7 +282,13 @@ def main(argv=None) -> int:
         sim, glob, win = bench_windows(args, rows)
     if args.skip != "movie":
         bench_movie(args, rows)
-    write_report(args, pd.DataFrame(rows), sim, glob, win)
+    table = pd.DataFrame(rows).assign(
+        command=f"python benchmarks/scale.py {' '.join(args.argv)} ({time.strftime('%Y-%m-%d %H:%M')})")
+    if args.skip and (RESULTS / "scale.csv").exists():  # the skipped part as an earlier run left it
+        old = pd.read_csv(RESULTS / "scale.csv")
+        old = old.assign(command=old["command"] if "command" in old else "an earlier run (see git log)")
+        table = pd.concat([old[old.part == args.skip], table], ignore_index=True)
+    write_report(args, table, sim, glob, win)
     print((RESULTS / "scale.md").read_text())
     return 0
 
