@@ -142,8 +142,9 @@ def task_overhead_s(client, n=400):
 
 
 def bench_movie(args, rows):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
+    from rewardscope.parallel import local_cluster
     from rewardscope.workflows.movie_parallel import segment_movie_parallel
 
     tmp = Path(tempfile.mkdtemp(prefix="rewardscope-scale-", dir=args.tmp))
@@ -163,8 +164,7 @@ def bench_movie(args, rows):
                 stack = open_stack(path)
                 write_stack(src, (stack[i] for i in range(frames)), shape=(frames, *stack.frame_shape),
                             pixel_size=ps)
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                              silence_logs=40) as cluster, Client(cluster) as client:
+            with local_cluster(workers) as cluster, Client(cluster) as client:
                 overhead = task_overhead_s(client)
                 res = segment_movie_parallel(src, scheduler=client, chunk_frames=args.chunk, drift=False,
                                              trials=args.movie_trials, split_trials=0,
