@@ -247,3 +247,19 @@ def test_cli_segment_windows_read_a_colour_image_as_grey(tmp_path):
                                    "--no-progress"])
     assert res.exit_code == 0, res.output
     assert len(pd.read_csv(tmp_path / "o" / "particles.csv")) == 2
+
+
+def test_local_cluster_workers_keep_glibc_adaptive_malloc_and_engine_uses_them():
+    """dask's nannies set MALLOC_TRIM_THRESHOLD_ (slow numpy temporaries); our local workers start without it."""
+    import os
+
+    from distributed import Client
+
+    from rewardscope.parallel import local_cluster
+
+    with local_cluster(1) as cluster, Client(cluster) as client:
+        env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert list(env.values()) == [None]
+        assert list(client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values()) == ["1"]  # dask's other settings stay
+    with Engine("local", workers=1) as engine:
+        assert engine.result(engine.submit(os.environ.get, "MALLOC_TRIM_THRESHOLD_")) is None
