@@ -199,6 +199,19 @@ def bench_movie(args, rows):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _field(table):
+    """The simulated field of the table's window rows (for the figure of a report written later), or None."""
+    import rewardscope as rs
+
+    w = table[table.part == "window"]
+    if not len(w):
+        return None
+    r = w.iloc[0]
+    return rs.simulate_haadf("srtio3-001", size=int(r["image_px"]), noise=float(r["noise"]), seed=0,
+                             pixel_size="0.35A", thickness_gradient=float(r["gradient"]),
+                             contamination=float(r["contamination"]))
+
+
 def write_report(args, table, sim, glob, win):
     from rewardscope.report.tables import markdown_table
 
@@ -273,11 +286,16 @@ def main(argv=None) -> int:
     p.add_argument("--chunk", type=int, default=16)
     p.add_argument("--movie-trials", type=int, default=20)
     p.add_argument("--skip", choices=["window", "movie"], default=None)
+    p.add_argument("--report-only", action="store_true", help="Rewrite scale.md/.png from scale.csv (re-simulates the field).")
     p.add_argument("--tmp", default=None, help="Folder for the movie on disk (default: the system's temp).")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     rows: list[dict] = []
     sim = glob = win = None
+    if args.report_only:
+        table = pd.read_csv(RESULTS / "scale.csv")
+        write_report(args, table, _field(table), None, None)
+        return 0
     if args.skip != "window":
         sim, glob, win = bench_windows(args, rows)
     if args.skip != "movie":
@@ -288,6 +306,7 @@ def main(argv=None) -> int:
         old = pd.read_csv(RESULTS / "scale.csv")
         old = old.assign(command=old["command"] if "command" in old else "an earlier run (see git log)")
         table = pd.concat([old[old.part == args.skip], table], ignore_index=True)
+        sim = sim if sim is not None else _field(table)
     write_report(args, table, sim, glob, win)
     print((RESULTS / "scale.md").read_text())
     return 0

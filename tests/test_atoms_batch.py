@@ -50,3 +50,34 @@ def test_cli_batch_writes_one_folder_per_file_and_a_summary(tmp_path):
     bad = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "other"), "--window", "64px"])
     assert bad.exit_code == 2 and "takes one IMAGE" in bad.output
     assert not (tmp_path / "other").exists()
+
+
+def test_batch_as_dask_tasks_same_on_a_real_cluster_as_serial(tmp_path):
+    """With a scheduler every image after the first starts from the FIRST one's Pareto set: serial == cluster."""
+    from distributed import Client
+
+    from rewardscope.parallel import local_cluster
+
+    kw = dict(lattice="srtio3-001", pixel_size="0.35A", trials=20, warm_trials=6, lattice_prior=False)
+    serial = list(find_atoms_batch([s.image for s in SIMS], scheduler="serial", **kw))
+    assert [r.summary["warm_started"] for r in serial] == [False, True, True]
+    first = serial[0].pareto.iloc[0]
+    for later in serial[1:]:
+        assert later.trials.iloc[0]["threshold"] == first["threshold"]  # the first image's set, not the previous
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        remote = list(find_atoms_batch([s.image for s in SIMS], scheduler=client, **kw))
+    for a, b, sim in zip(serial, remote, SIMS, strict=True):
+        pd.testing.assert_frame_equal(a.atoms, b.atoms)
+        assert score_atoms(b.atoms, sim, margin_nn=1.0).f1 >= 0.98
+    paths = []
+    for i, sim in enumerate(SIMS):
+        paths.append(tmp_path / f"f{i}.npy")
+        np.save(paths[-1], sim.image)
+    args = ["atoms", *map(str, paths), "--lattice", "srtio3-001", "--pixel-size", "0.35A", "--trials", "20",
+            "--warm-trials", "6", "--no-lattice-prior", "--no-progress", "--scheduler", "serial", "--out",
+            str(tmp_path / "out")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(tmp_path / "out" / "f2" / "atoms.csv")) == len(serial[2].atoms)
+    bad = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "bad"), "--scheduler", "tcp://127.0.0.1:9"])
+    assert bad.exit_code == 2 and "scheduler" in bad.output and not (tmp_path / "bad").exists()

@@ -28,8 +28,11 @@ from rewardscope.workflows.atoms_config import AtomsConfig
 
 @guard
 def atoms(
+    ctx: typer.Context,
     images: list[Path] = typer.Argument(..., help="HAADF-STEM image(s) (.tif, .dm4, .emd, .npy, ...). Several: one "
-                                        "process, each warm-started from the previous one, one subfolder each."),
+                                        "process, each warm-started from the previous one, one subfolder each; "
+                                        "with --scheduler, the images after the first are dask tasks, each "
+                                        "warm-started from the first."),
     out: Path = typer.Option(..., "--out", help="Output folder: atoms.csv, trials.csv, pareto.csv, summary.json, overlay.png, pareto.png (several images: one subfolder each, figures only with --figures, and summary.csv)."),
     overwrite: bool = overwrite_option(),
     figures: bool | None = typer.Option(None, "--figures/--no-figures", show_default=False,
@@ -72,8 +75,11 @@ def atoms(
                       study_name=study_name, strict=strict, warm_trials=warm_trials)
     windows = window_settings(window, overlap, scheduler, workers)
     if len(images) > 1:
+        source = ctx.get_parameter_source("scheduler")  # the batch is one chain unless --scheduler is given
+        given = getattr(source, "name", "") == "COMMANDLINE"
         _batch(images, out, cfg, signal=signal, inputs=inputs, overwrite=overwrite, progress=progress,
-               figures=bool(figures), single_only={"--window": windows, "--oracle": oracle, "--storage": storage})
+               figures=bool(figures), single_only={"--window": windows, "--oracle": oracle, "--storage": storage},
+               scheduler=_checked(scheduler) if given else None, workers=workers)
         return
     image = images[0]
     from rewardscope.io.load import load_input
@@ -119,9 +125,19 @@ def save_atoms(result: Any, folder: Path, *, title: str | None = None, figures: 
     plot_pareto(result.study, path=folder / "pareto.png")
 
 
+def _checked(scheduler: str) -> str:
+    from rewardscope.parallel import check_scheduler
+
+    return check_scheduler(scheduler)
+
+
 def _batch(images: list[Path], out: Path, cfg: AtomsConfig, *, signal: int | None, inputs: list[Any],
-           overwrite: bool, progress: bool, figures: bool, single_only: dict[str, Any]) -> None:
-    """Several images in one process: a subfolder per image (its stem; figures only with ``figures``) and ``summary.csv``."""
+           overwrite: bool, progress: bool, figures: bool, single_only: dict[str, Any], scheduler: str | None = None,
+           workers: int | None = None) -> None:
+    """Several images: a subfolder per image (its stem; figures only with ``figures``) and ``summary.csv``.
+
+    One chain in this process, or with ``scheduler`` dask tasks (:func:`~rewardscope.workflows.atoms.find_atoms_batch`).
+    """
     from rewardscope.errors import ParameterError
 
     given = [flag for flag, value in single_only.items() if value is not None]
@@ -139,8 +155,8 @@ def _batch(images: list[Path], out: Path, cfg: AtomsConfig, *, signal: int | Non
         rows = []
         sources = (load_input(path, cfg.pixel_size, signal=signal) for path in images)
         with print_warnings():
-            for path, name, result in zip(images, names, find_atoms_batch(sources, config=cfg, progress=progress),
-                                          strict=True):
+            results = find_atoms_batch(sources, config=cfg, progress=progress, scheduler=scheduler, workers=workers)
+            for path, name, result in zip(images, names, results, strict=True):
                 result.summary["input"] = str(path)
                 save_atoms(result, tmp / name, figures=figures)
                 s = result.summary

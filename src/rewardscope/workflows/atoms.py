@@ -279,25 +279,37 @@ def find_atoms_with_oracle(image: Any, *, oracle: str = "dcnn", config: AtomsCon
 
 def find_atoms_batch(images: Iterable[Any], *, config: AtomsConfig | None = None, lattice: Any = None,
                      pixel_size: str | Length | None = None, rewards: Mapping[str, AtomReward] | None = None,
-                     progress: ProgressArg = False, **overrides: Any) -> Iterator[AtomsResult]:
-    """:func:`find_atoms` on many images in one process, each warm-started from the previous one.
+                     progress: ProgressArg = False, scheduler: Any = None, workers: int | None = None,
+                     **overrides: Any) -> Iterator[AtomsResult]:
+    """:func:`find_atoms` on many images, each warm-started from an earlier one.
 
     The first image gets the config's ``study.trials``; every later one ``warm_trials``
-    trials, the first of which are the previous result's Pareto set (a movie's frames, a
+    trials, the first of which are an earlier result's Pareto set (a movie's frames, a
     series of tiles: the parameters change little from one image to the next). The crystal
-    is resolved once. Results are yielded one by one, so a long series is not held in memory.
+    is resolved once. Results are yielded one by one, in input order, so a long series is
+    not held in memory.
+
+    Without ``scheduler`` the images form one chain in this process, each starting from the
+    previous one. With a ``scheduler`` (``"serial"``, ``"local"``, ``"tcp://HOST:PORT"`` or a
+    ``distributed.Client``, :class:`~rewardscope.parallel.Engine`) the first image runs
+    here and every later one is a dask task that starts from the *first* image's Pareto set:
+    the images are then independent, and serial, local and a cluster give the same results.
 
     Parameters
     ----------
     images : iterable of images, paths, ImageData or Input
-        Anything :func:`find_atoms` takes, one per item.
+        Anything :func:`find_atoms` takes, one per item (sent to the workers with a scheduler).
     config, lattice, pixel_size, rewards, progress, **overrides
-        As for :func:`find_atoms`.
+        As for :func:`find_atoms` (with a scheduler, ``progress`` covers the first image).
+    scheduler : str or distributed.Client, optional
+        Run the images after the first as dask tasks (see above).
+    workers : int, optional
+        Workers of a ``"local"`` cluster (default: one per core).
 
     Yields
     ------
     AtomsResult
-        One per image, in order; ``summary["warm_started"]`` says whether it started from the previous one.
+        One per image, in order; ``summary["warm_started"]`` says whether it started from an earlier one.
 
     Examples
     --------
@@ -310,6 +322,10 @@ def find_atoms_batch(images: Iterable[Any], *, config: AtomsConfig | None = None
     cfg = atoms_config(config, lattice=lattice, pixel_size=pixel_size, **overrides)
     crystal = resolve_crystal(cfg, None if isinstance(lattice, str) else lattice)
     warm_cfg = make_config(AtomsConfig, cfg, trials=cfg.warm_trials)
+    if scheduler is not None:
+        yield from _batch_as_tasks(iter(images), cfg, warm_cfg, crystal=crystal, rewards=rewards,
+                                   progress=progress, scheduler=scheduler, workers=workers)
+        return
     previous: AtomsResult | None = None
     for image in images:
         res = find_atoms(image, config=cfg if previous is None else warm_cfg, lattice=crystal, rewards=rewards,
@@ -317,6 +333,37 @@ def find_atoms_batch(images: Iterable[Any], *, config: AtomsConfig | None = None
         res.summary["warm_started"] = previous is not None
         previous = res
         yield res
+
+
+def _batch_as_tasks(images: Iterator[Any], cfg: AtomsConfig, warm_cfg: AtomsConfig, *, crystal: Any,
+                    rewards: Mapping[str, AtomReward] | None, progress: ProgressArg, scheduler: Any,
+                    workers: int | None) -> Iterator[AtomsResult]:
+    """The first image here, the others as tasks warm-started from its Pareto set; yielded in input order."""
+    from rewardscope.parallel import Engine
+
+    with Engine(scheduler, workers=workers) as engine:  # connects (or fails) before any work
+        first = next(images, None)
+        if first is None:
+            return
+        res = find_atoms(first, config=cfg, lattice=crystal, rewards=rewards, progress=progress)
+        res.summary["warm_started"] = False
+        yield res
+        waiting: dict[int, AtomsResult] = {}  # finished out of order (at most the tasks in flight, usually)
+        following = 0
+        for i, out in engine.map(warm_started_atoms, images, config=warm_cfg, crystal=crystal, rewards=rewards,
+                                 warm_start=res.pareto):
+            waiting[i] = out
+            while following in waiting:
+                yield waiting.pop(following)
+                following += 1
+
+
+def warm_started_atoms(image: Any, *, config: AtomsConfig, crystal: Any, rewards: Mapping[str, AtomReward] | None,
+                       warm_start: Any) -> AtomsResult:
+    """Task of :func:`find_atoms_batch` with a scheduler: one image from a given warm start (module level: picklable)."""
+    res = find_atoms(image, config=config, lattice=crystal, rewards=rewards, warm_start=warm_start, progress=False)
+    res.summary["warm_started"] = True
+    return res
 
 
 def _warm_start_sets(warm: Any, names: Sequence[str]) -> list[dict[str, Any]] | None:
@@ -336,4 +383,5 @@ def _warm_start_sets(warm: Any, names: Sequence[str]) -> list[dict[str, Any]] | 
 
 
 __all__ = ["AtomMethod", "AtomsConfig", "AtomsResult", "atom_method", "atom_methods", "atoms_config", "find_atoms",
-           "find_atoms_batch", "find_atoms_with_oracle", "register_atom_method", "resolve_crystal"]
+           "find_atoms_batch", "find_atoms_with_oracle", "register_atom_method", "resolve_crystal",
+           "warm_started_atoms"]
