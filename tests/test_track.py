@@ -351,3 +351,40 @@ def test_the_linking_study_spreads_its_frames_over_the_movie():
     blocks = tune_blocks(200, 48)
     assert len(blocks) == 4 and blocks[0][0] == 0 and blocks[-1][1] == 200
     assert all(b - a == 12 for a, b in blocks) and tune_blocks(50, 0) == [(0, 50)]
+
+
+def test_track_segments_the_frames_as_dask_tasks_same_serial_as_on_a_real_cluster(tmp_path):
+    """--scheduler: chunks of frames segmented as dask tasks, linking here; serial == a real 2-worker cluster."""
+    from distributed import Client
+
+    from rewardscope import track_particles
+    from rewardscope.parallel import local_cluster
+
+    movie, masks = _merging_movie()
+    kw = dict(drift=False, trials=12, seed=3, pixel_size="0.5A")
+    kw["segment"] = {"study": {"trials": 12}, "split_trials": 0}
+    serial = track_particles(movie, scheduler="serial", **kw)
+    assert serial.summary["scheduler"] == "serial"
+    assert serial.events.to_dict("records") == [{"frame": 4, "event": "merge", "parents": "1 2", "child": 3}]
+    with local_cluster(2) as cluster, Client(cluster) as client:
+        remote = track_particles(movie, scheduler=client, **kw)
+    pd.testing.assert_frame_equal(serial.tracks, remote.tracks)
+    np.testing.assert_array_equal(serial.masks, remote.masks)
+    with pytest.raises(Exception, match="classical"):
+        track_particles(movie, scheduler="serial", segmenter="unet", **kw)
+
+
+def test_cli_track_scheduler_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from rewardscope.cli.main import app
+
+    movie, _ = _merging_movie()
+    np.save(tmp_path / "movie.npy", movie)
+    args = ["track", str(tmp_path / "movie.npy"), "--no-drift", "--trials", "12", "--pixel-size", "0.5A",
+            "--no-progress", "--scheduler", "serial", "--out"]
+    r = CliRunner().invoke(app, [*args, str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(tmp_path / "out" / "events.csv")["event"].tolist() == ["merge"]
+    bad = CliRunner().invoke(app, [*args[:-2], "tcp://127.0.0.1:9", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "scheduler" in bad.output and not (tmp_path / "bad").exists()

@@ -10,6 +10,7 @@ import typer
 from rewardscope.cli.common import console, guard, overwrite_option, progress_bar, save_movie_result, write_outputs
 from rewardscope.cli.feedback import progress_option
 from rewardscope.cli.options import option
+from rewardscope.cli.windows import workers_option
 from rewardscope.io.output import check_output_path
 from rewardscope.optimize.settings import StudySettings
 from rewardscope.workflows.tracking_config import TrackConfig
@@ -37,10 +38,18 @@ def track(
     max_gap_frames: int = option(TrackConfig, "max_gap_frames"),
     tune_frames: int = option(TrackConfig, "tune_frames"),
     touch_frames: int = option(TrackConfig, "touch_frames"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Segment the frames as dask tasks: local (a "
+                                         "cluster on this machine), serial, or tcp://HOST:PORT (your cluster); "
+                                         "classical segmenter; linking stays in this process. Default: no dask."),
+    workers: int | None = workers_option(),
     progress: bool = progress_option(),
 ) -> None:
     """Track the particles of MOVIE through motion, growth and coalescence (merges end both parents)."""
     check_output_path(out, inputs=[movie, masks], overwrite=overwrite)
+    if scheduler is not None:
+        from rewardscope.parallel import check_scheduler
+
+        scheduler = check_scheduler(scheduler)
     from rewardscope.config import make_config
     from rewardscope.workflows.tracking import track_particles
 
@@ -59,7 +68,7 @@ def track(
 
         with progress_bar(progress) as report:
             result = track_particles(movie, config=config, masks=masks, masks_path=tmp / "masks.tif",
-                                     progress=report)
+                                     progress=report, scheduler=scheduler, workers=workers)
         return save_movie_result(result, tmp, movie, save_track_figures)
 
     result = write_outputs(out, write, inputs=[movie, masks], overwrite=overwrite)

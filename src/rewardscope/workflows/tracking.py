@@ -129,6 +129,30 @@ def movie_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallbac
     return tifffile.memmap(masks_path, mode="r")
 
 
+def parallel_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback, *,
+                       masks_path: Path | None = None, scheduler: Any = "local", workers: int | None = None) -> Any:
+    """Label masks of every frame with the frames as dask tasks (:func:`~rewardscope.workflows.movie_parallel.segment_movie_parallel`).
+
+    The classical segmenter only (the learned ones need their network on every worker).
+    Chunks of frames are segmented on the workers (files read there) at the parameters
+    chosen on frame 0; the labels come back in frame order (to ``masks_path`` if given)
+    and linking then runs here, sequentially over the frames.
+    """
+    from rewardscope.errors import ParameterError
+    from rewardscope.workflows.movie_parallel import segment_movie_parallel
+
+    if config.segmenter != "classical":
+        raise ParameterError(f"--scheduler segments with the classical segmenter, not {config.segmenter!r}")
+    seg_cfg = config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size})
+    result = segment_movie_parallel(movie.image, config=seg_cfg, scheduler=scheduler, workers=workers,
+                                    masks_path=masks_path, progress=progress)
+    if masks_path is None:
+        return np.asarray(result.arrays["masks"])
+    import tifffile
+
+    return tifffile.memmap(masks_path, mode="r")
+
+
 #: The segmenters ``segmenter=`` names: the classical one and the learned ones (:mod:`rewardscope.segment.learned`).
 SEGMENTERS: dict[str, Segmenter] = {"classical": movie_segmenter, "autoencoder": movie_segmenter,
                                     "unet": movie_segmenter}
@@ -445,7 +469,8 @@ def detect(labels: Any, stack: LazyStack, *, drift: pd.DataFrame | None, pixel_s
 def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str | Path | Any, *,
                     config: TrackConfig | None = None, masks: np.ndarray | str | Path | None = None,
                     rewards: Mapping[str, TrackReward] | None = None, masks_path: str | Path | None = None,
-                    progress: ProgressArg = False, **overrides: Any) -> TracksResult:
+                    progress: ProgressArg = False, scheduler: Any = None, workers: int | None = None,
+                    **overrides: Any) -> TracksResult:
     """Track the particles of a movie: drift, segmentation (or given masks), reward-tuned linking.
 
     Parameters
@@ -465,6 +490,12 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         TIFF too, so memory does not grow with the movie's length.
     progress : bool or callable
         Progress of drift, segmentation, measurement and the linking study.
+    scheduler : str or distributed.Client, optional
+        Segment the frames as dask tasks (``"local"``, ``"serial"``, ``"tcp://HOST:PORT"``;
+        :func:`parallel_segmenter`, classical segmenter only); linking stays here. Default:
+        one chain in this process.
+    workers : int, optional
+        Workers of a ``"local"`` cluster.
 
     Returns
     -------
@@ -499,8 +530,11 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         drift = _drift(stack, cfg, report)
         t_drift = time.perf_counter() - t0
         if labels is None:
-            labels = SEGMENTERS[cfg.segmenter](inp, cfg, report,
-                                               masks_path=None if masks_path is None else Path(work) / "labels.tif")
+            path = None if masks_path is None else Path(work) / "labels.tif"
+            if scheduler is not None:
+                labels = parallel_segmenter(inp, cfg, report, masks_path=path, scheduler=scheduler, workers=workers)
+            else:
+                labels = SEGMENTERS[cfg.segmenter](inp, cfg, report, masks_path=path)
         labels = _consistent(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
                              None if masks_path is None else Path(work) / "consistent.tif")
         t_seg = time.perf_counter() - t0 - t_drift
@@ -522,6 +556,8 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
     result.summary["image_shape"] = list(stack.shape)
     result.summary.update({"n_frames": len(stack), "frame_shape": list(stack.frame_shape),
                            "segmenter": "given masks" if masks is not None else cfg.segmenter,
+                           "scheduler": None if scheduler is None or masks is not None else (
+                               scheduler if isinstance(scheduler, str) else "client"),
                            "linker": cfg.linker, "step_scale_px": context.step_scale_px,
                            "n_detections": int(len(det)), "frames_per_second": len(stack) / total,
                            "masks": "streamed to file" if masks_path is not None else "in memory"})
