@@ -52,6 +52,9 @@ from rewardscope.progress import ProgressArg, ProgressCallback, as_progress, sta
 
 #: Kernel radius of the sampled Gaussians, in sigmas (``scipy.ndimage``'s default ``truncate``).
 TRUNCATE = 4.0
+#: :func:`kernel_transfer` sums the sampled kernel's cosines (axis length x kernel radius terms) up to
+#: this many terms (sigma ~ 1000 px on a 1000 px axis); beyond, the continuous Gaussian's gains.
+MAX_SAMPLED_TERMS = 4_000_000
 #: Columns of the blob table.
 BLOB_COLUMNS = ["x", "y", "sigma", "intensity", "response"]
 
@@ -272,7 +275,9 @@ def kernel_transfer(sigma: float, n: int) -> tuple[np.ndarray, np.ndarray]:
 
     The kernels are those of ``gaussian_filter1d(order=0)`` and ``(order=2)`` (radius
     ``int(TRUNCATE * sigma + 0.5)``, the Gaussian normalised to sum 1); a symmetric kernel
-    ``k`` has the gain ``k[0] + 2 * sum_j k[j] cos(j w)`` at ``w = pi m / n``.
+    ``k`` has the gain ``k[0] + 2 * sum_j k[j] cos(j w)`` at ``w = pi m / n``. Beyond
+    :data:`MAX_SAMPLED_TERMS` (absurd sigmas, e.g. from a wrong pixel size) the continuous
+    Gaussian's gains ``exp(-sigma^2 w^2 / 2)`` and ``-w^2 exp(-sigma^2 w^2 / 2)``.
 
     Parameters
     ----------
@@ -291,12 +296,16 @@ def kernel_transfer(sigma: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(g[0]), 6), bool(abs(d2[0]) < 1e-3)  # DC gains: 1, and ~0 (sampled, as ndimage's)
     (1.0, True)
     """
-    radius = int(TRUNCATE * sigma + 0.5)
+    w = np.pi * np.arange(n) / n
+    radius = int(min(TRUNCATE * sigma + 0.5, 2**40))
+    if n * (radius + 1) > MAX_SAMPLED_TERMS:  # a kernel far wider than any column: the continuous Gaussian
+        gauss = np.exp(-0.5 * sigma * sigma * w * w)
+        return gauss, -w * w * gauss
     x = np.arange(-radius, radius + 1, dtype=float)
     gauss = np.exp(-0.5 * x * x / (sigma * sigma))
     gauss /= gauss.sum()
     second = gauss * (x * x / sigma ** 4 - 1.0 / sigma ** 2)
-    cosines = np.cos(np.outer(np.pi * np.arange(n) / n, x[radius:]))
+    cosines = np.cos(np.outer(w, x[radius:]))
     cosines[:, 1:] *= 2.0
     return cosines @ gauss[radius:], cosines @ second[radius:]
 

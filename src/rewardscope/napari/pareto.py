@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -85,7 +86,10 @@ class ParetoWidget(QWidget):
     def _picked(self, event: Any) -> None:
         if event.artist is not self._front_artist or not len(event.ind):
             return
-        self.pick(int(event.ind[0]))
+        # of the points within the pick radius, the one nearest to the click (close points on a wide view)
+        hits = [int(i) for i in event.ind]
+        click = np.array([event.mouseevent.x, event.mouseevent.y], float)
+        self.pick(min(hits, key=lambda i: float(np.hypot(*(np.array(self.point_position(i)) - click)))))
 
     def pick(self, index: int) -> Any:
         """Mark the front's point ``index`` and show that trial (through the analysis widget)."""
