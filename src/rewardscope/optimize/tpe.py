@@ -7,8 +7,8 @@ internal (float, log-space) representation. In a 200-trial study whose trials co
 (LoG* on a 256 px image) that bookkeeping alone took about 0.5 s, a seventh of the study.
 A finished trial never changes, so :class:`CachedTPESampler` keeps its internal
 representation and its infeasibility score and only computes them for trials it has not
-seen (and it does not deep-copy the search space for every trial). The TPE math itself (split, Parzen estimators, candidates, acquisition, random
-stream) is Optuna's, unchanged, so the same seed gives exactly the same trials as
+seen (and it does not deep-copy the search space for every trial). The TPE math itself
+(split, Parzen estimators, candidates, acquisition, random stream) is Optuna's, unchanged, so the same seed gives exactly the same trials as
 ``TPESampler`` (a test checks it).
 
 ``batch=k`` (k > 1) fits the Parzen estimators once for ``k`` consecutive trials: the
