@@ -146,9 +146,12 @@ def _batch(images: list[Path], out: Path, cfg: AtomsConfig, *, signal: int | Non
     if cfg.lattice is None and cfg.cif is None:
         raise ParameterError("several images need a lattice: pass --lattice NAME or --cif FILE --zone U V W")
     from rewardscope.io.load import load_input
+    from rewardscope.io.read import check_exists
     from rewardscope.io.write import write_table
     from rewardscope.workflows.atoms import find_atoms_batch
 
+    for path in images:  # a missing file fails before the first image's study, not after it
+        check_exists(path)
     names = _subfolders(images)
 
     def write(tmp: Path) -> None:

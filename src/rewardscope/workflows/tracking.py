@@ -118,10 +118,20 @@ def movie_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallbac
     from rewardscope.segment.learned import load_method_model
     from rewardscope.workflows.movie import segment_movie
 
-    seg_cfg = config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size,
-                                                "method": config.segmenter})
+    seg_cfg = _segment_config(config)
     net = load_method_model(seg_cfg.method, seg_cfg.network)
     result = segment_movie(movie, config=seg_cfg, model=net, progress=progress, masks_path=masks_path)
+    return _labels(result, masks_path)
+
+
+def _segment_config(config: TrackConfig) -> Any:
+    """The per-frame segmentation settings of a tracking run: its method and pixel size, drift off (tracking aligns)."""
+    return config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size,
+                                             "method": config.segmenter})
+
+
+def _labels(result: Any, masks_path: Path | None) -> Any:
+    """A segmentation result's label stack: in memory, or the TIFF it streamed to ``masks_path``, memory-mapped."""
     if masks_path is None:
         return np.asarray(result.arrays["masks"])
     import tifffile
@@ -143,14 +153,10 @@ def parallel_segmenter(movie: Input, config: TrackConfig, progress: ProgressCall
 
     if config.segmenter != "classical":
         raise ParameterError(f"--scheduler segments with the classical segmenter, not {config.segmenter!r}")
-    seg_cfg = config.segment.model_copy(update={"drift": False, "pixel_size": config.pixel_size})
+    seg_cfg = _segment_config(config)
     result = segment_movie_parallel(movie.image, config=seg_cfg, scheduler=scheduler, workers=workers,
                                     masks_path=masks_path, progress=progress)
-    if masks_path is None:
-        return np.asarray(result.arrays["masks"])
-    import tifffile
-
-    return tifffile.memmap(masks_path, mode="r")
+    return _labels(result, masks_path)
 
 
 #: The segmenters ``segmenter=`` names: the classical one and the learned ones (:mod:`rewardscope.segment.learned`).
