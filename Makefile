@@ -11,6 +11,7 @@ DEMO_OUT ?= demo-output
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m compileall -q src  # what pip does for a regular install: no compiling at every start
 	touch $@
 
 install: $(BIN)/.installed

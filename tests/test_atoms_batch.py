@@ -25,6 +25,21 @@ def test_batch_warm_starts_each_image_from_the_previous_one():
         assert score_atoms(res.atoms, sim, margin_nn=1.0).f1 >= 0.98
 
 
+def test_the_chain_finishing_in_a_second_thread_equals_one_image_after_the_other():
+    """Image k finishes (lattice prior) while image k + 1's study runs: the results of a plain loop of find_atoms."""
+    from rewardscope.workflows.atoms import find_atoms
+
+    kw = dict(lattice="srtio3-001", pixel_size="0.35A", trials=20, seed=4)
+    runs = list(find_atoms_batch([s.image for s in SIMS], warm_trials=8, **kw))
+    previous = None
+    for res, sim in zip(runs, SIMS, strict=True):
+        ref = find_atoms(sim.image, warm_start=previous, **{**kw, "trials": 20 if previous is None else 8})
+        pd.testing.assert_frame_equal(res.atoms, ref.atoms)
+        pd.testing.assert_frame_equal(res.trials.drop(columns="seconds"), ref.trials.drop(columns="seconds"))
+        assert res.summary["lattice_prior"] == ref.summary["lattice_prior"]
+        previous = ref
+
+
 def test_cli_batch_writes_one_folder_per_file_and_a_summary(tmp_path):
     paths = []
     for i, sim in enumerate(SIMS[:2]):

@@ -56,3 +56,22 @@ def test_simulate_haadf_writes_calibrated_image_and_truth(tmp_path):
     assert set(truth.species) == {"Sr", "TiO"}
     mask = read_image(out / "amorphous_mask.tif").data
     assert mask.mean() == pytest.approx(0.2, abs=0.02)
+
+
+def test_the_process_ends_without_teardown_but_flushes_its_output_and_runs_exit_handlers(tmp_path):
+    """``main()`` as the entry point leaves by ``os._exit`` after the exit handlers and a flush."""
+    import subprocess
+    import sys
+
+    script = ("import atexit, sys\n"
+              "atexit.register(lambda: print('exit handler ran', file=sys.stderr))\n"
+              "sys.stdout.write('buffered text ')\n"  # unflushed: lost if the streams were not flushed
+              "from rewardscope.cli.main import main\n"
+              f"sys.argv = ['rewardscope', 'simulate', 'haadf', '--out', {str(tmp_path / 'sim')!r}, '--size', '32']\n"
+              "main()\n"
+              "print('not reached')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("buffered text ") and "not reached" not in done.stdout
+    assert "exit handler ran" in done.stderr
+    assert (tmp_path / "sim" / "image.tif").exists()

@@ -81,3 +81,24 @@ def test_cli_segment_unreachable_scheduler(movie_file, tmp_path):
                                  "--no-progress"])
     assert r.exit_code == 2 and "cannot reach the dask scheduler" in r.output
     assert not out.exists()
+
+
+def test_label_frames_are_handed_out_as_their_chunks_arrive_not_after_the_last():
+    """ParallelSegmentation.frames(): frame 0 is there when only the first chunk is segmented."""
+    from rewardscope.workflows.movie_parallel import ArrivingFrames, ParallelSegmentation
+
+    done = []
+    run = ParallelSegmentation(SIM.movie[:6], scheduler="serial", chunk_frames=2, drift=False,
+                               progress=lambda stage, n, total: done.append(n) if stage == "segmenting frames" else None,
+                               **FAST)
+    frames = ArrivingFrames(run.frames(), n_frames=6)
+    first = frames[0]
+    assert done[-1] == 2  # one chunk of two frames segmented so far
+    assert mask_iou(first > 0, SIM.masks[0] > 0) > 0.75
+    rest = [frames[i] for i in range(1, 6)]
+    assert done[-1] == 6 and len(rest) == 5
+    with pytest.raises(IndexError, match="handed out"):
+        frames[0]
+    whole = segment_movie_parallel(SIM.movie[:6], scheduler="serial", chunk_frames=2, drift=False, **FAST)
+    assert np.array_equal(np.stack([first, *rest]), whole.labels)
+    pd.testing.assert_frame_equal(run.result().tables["particles"], whole.tables["particles"])

@@ -7,6 +7,7 @@ drawn by :mod:`rewardscope.report`, which the core never imports.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import platform
@@ -24,7 +25,13 @@ from rewardscope.units import Length
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the libraries results depend on."""
+    """Versions of Python and of the libraries results depend on (a copy of :func:`_versions`)."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    """Read once per process: ``importlib.metadata`` scans the installed packages (~20 ms)."""
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}

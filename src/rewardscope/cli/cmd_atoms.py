@@ -9,6 +9,8 @@ each warm-started from the previous one) into one subfolder each of DIR (tables 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -81,22 +83,37 @@ def atoms(
                figures=bool(figures), single_only={"--window": windows, "--oracle": oracle, "--storage": storage},
                scheduler=_checked(scheduler) if given else None, workers=workers)
         return
-    image = images[0]
-    from rewardscope.io.load import load_input
-
-    inp = load_input(image, cfg.pixel_size, signal=signal)
+    if windows is None and not (cfg.method == "dcnn" and cfg.lattice is None and cfg.cif is None):
+        _single(images[0], out, cfg, signal=signal, oracle=oracle, inputs=inputs, overwrite=overwrite,
+                progress=progress, figures=figures is not False)
+        return
+    inp = _load(images[0], cfg, signal)
     if windows is not None:
         run_windowed_atoms(inp, cfg, windows, oracle=oracle, out=out, inputs=inputs, overwrite=overwrite,
                            progress=progress)
         return
-    if cfg.method == "dcnn" and cfg.lattice is None and cfg.cif is None:
-        _dcnn_without_lattice(inp, out, cfg, overwrite=overwrite, progress=progress)
-        return
-    with print_warnings():
-        result = _find(inp, cfg, oracle=oracle, progress=progress)
-    result.summary["input"] = str(image)
-    write_outputs(out, lambda tmp: save_atoms(result, tmp, figures=figures is not False), inputs=inputs,
-                  overwrite=overwrite)
+    _dcnn_without_lattice(inp, out, cfg, overwrite=overwrite, progress=progress)
+
+
+def _load(image: Path, cfg: AtomsConfig, signal: int | None) -> Any:
+    from rewardscope.io.load import load_input
+
+    return load_input(image, cfg.pixel_size, signal=signal)
+
+
+def _single(image: Path, out: Path, cfg: AtomsConfig, *, signal: int | None, oracle: str | None,
+            inputs: list[Any], overwrite: bool, progress: bool, figures: bool) -> None:
+    """One image, one study; the figures are drawn by a second process while the study runs."""
+    from rewardscope.report.concurrent import FigureProcess
+    from rewardscope.workflows.base import on_study
+
+    with FigureProcess(preload=_PLOTS, enabled=figures) as drawer:  # started first: its imports overlap ours
+        inp = _load(image, cfg, signal)
+        with print_warnings(), on_study(lambda study: _submit_pareto(drawer, study) if drawer.concurrent else None):
+            result = _find(inp, cfg, oracle=oracle, progress=progress)
+        result.summary["input"] = str(image)
+        write_outputs(out, lambda tmp: save_atoms(result, tmp, figures=figures, drawer=drawer), inputs=inputs,
+                      overwrite=overwrite)
     _print_summary(result.summary)
 
 
@@ -111,18 +128,34 @@ def _find(inp: Any, cfg: AtomsConfig, *, oracle: str | None, progress: bool) -> 
     return find_atoms_with_oracle(inp, oracle=oracle, config=cfg, progress=progress)
 
 
-def save_atoms(result: Any, folder: Path, *, title: str | None = None, figures: bool = True) -> None:
-    """The result's tables and summary; with ``figures`` the overlay (``title``; default: found and expected counts) and the Pareto plot."""
+#: The plotting modules of ``atoms``: the figure process imports them while the study runs.
+_PLOTS = ("rewardscope.report.atoms", "rewardscope.report.pareto")
+
+
+def _submit_pareto(drawer: Any, study: Any) -> None:
+    """``pareto.png`` of ``study`` (sent without its Optuna study: the plot reads the tables)."""
+    drawer.submit("pareto.png", "rewardscope.report.pareto:plot_pareto", dataclasses.replace(study, study=None))
+
+
+def save_atoms(result: Any, folder: Path, *, title: str | None = None, figures: bool = True,
+               drawer: Any = None) -> None:
+    """The result's tables and summary; with ``figures`` the overlay (``title``; default: found and expected counts) and the Pareto plot.
+
+    ``drawer``: a :class:`~rewardscope.report.concurrent.FigureProcess` that draws them (and may
+    have the Pareto plot on its way already); default: drawn here.
+    """
+    from rewardscope.report.concurrent import FigureProcess
+
     result.save(folder)
     if not figures:
         return
-    from rewardscope.report.atoms import plot_atoms
-    from rewardscope.report.pareto import plot_pareto
-
-    s = result.summary
-    plot_atoms(result.image, result.atoms, path=folder / "overlay.png",
-               title=title or f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f})", pixel_size=result.pixel_size)
-    plot_pareto(result.study, path=folder / "pareto.png")
+    with contextlib.nullcontext(drawer) if drawer is not None else FigureProcess(enabled=False) as d:
+        if not d.submitted("pareto.png"):
+            _submit_pareto(d, result.study)
+        s = result.summary
+        d.submit("overlay.png", "rewardscope.report.atoms:plot_atoms", result.image, result.atoms,
+                 title=title or f"{s['n_atoms']} atoms (expected {s['n_expected']:.0f})", pixel_size=result.pixel_size)
+        d.collect(folder)
 
 
 def _checked(scheduler: str) -> str:

@@ -6,8 +6,12 @@ parses options, calls the Python API and saves the result.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -144,7 +148,26 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGTERM, previous)
     if code == 130:  # typer turns KeyboardInterrupt inside a command into exit code 130
         _interrupted()
-    raise SystemExit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None:  # the process's own entry point: end it without tearing its modules down
+        _exit_process(code)
+    raise SystemExit(code)
+
+
+def _exit_process(code: int) -> None:
+    """End the process now: exit handlers run and the streams are flushed, the modules are not torn down.
+
+    Tearing down numpy, pandas, scipy, optuna and matplotlib takes ~0.25 s, a tenth of a
+    one-image ``atoms``. Only with no other thread alive and no profiler or tracer (``python -m
+    cProfile`` writes its numbers after the script returns); otherwise a normal exit.
+    """
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _run(argv: list[str] | None) -> object:

@@ -198,23 +198,28 @@ def find_atoms(image: Any, *, config: AtomsConfig | None = None, lattice: Any = 
     (True, ['qc', 'er'])
     """
     cfg = atoms_config(config, lattice=lattice, pixel_size=pixel_size, **overrides)
-    factory = atom_method(cfg.method)
     crystal = resolve_crystal(cfg, None if isinstance(lattice, str) else lattice)
     inp = load_input(image, cfg.pixel_size)
-    ps = inp.require_pixel_size("atom finding")
-    context = AtomRewardContext.from_lattice(crystal, shape=inp.image.shape, pixel_size=ps, k=cfg.k_neighbours,
-                                             er_factor=cfg.er_factor, n_expected=cfg.n_expected)
     if window is not None:
         from rewardscope.workflows.windows import sliding_atoms, window_config
 
+        inp.require_pixel_size("atom finding")
         windows = window_config(window=window, overlap=overlap, scheduler=scheduler, workers=workers)
-        return sliding_atoms(inp, cfg, crystal=crystal, factory=factory, windows=windows, rewards=rewards,
-                             progress=progress, engine=None if isinstance(scheduler, str) or scheduler is None
-                             else _client_engine(scheduler))
-    wf = factory(cfg, context, crystal=crystal, sigma_scale=cfg.reference_pixel_size.angstrom / ps.angstrom,
-                 rewards=rewards)
+        return sliding_atoms(inp, cfg, crystal=crystal, factory=atom_method(cfg.method), windows=windows,
+                             rewards=rewards, progress=progress,
+                             engine=None if isinstance(scheduler, str) or scheduler is None else _client_engine(scheduler))
+    wf = _workflow(inp, cfg, crystal, rewards)
     warm = _warm_start_sets(warm_start, [p.name for p in wf.search_space().params])
     return run_workflow(wf, inp, cfg, warm_start=warm, progress=progress)
+
+
+def _workflow(inp: Any, cfg: AtomsConfig, crystal: Any, rewards: Mapping[str, AtomReward] | None) -> Any:
+    """The config's atom-finding workflow for one loaded image (its reward context from the lattice)."""
+    ps = inp.require_pixel_size("atom finding")
+    context = AtomRewardContext.from_lattice(crystal, shape=inp.image.shape, pixel_size=ps, k=cfg.k_neighbours,
+                                             er_factor=cfg.er_factor, n_expected=cfg.n_expected)
+    return atom_method(cfg.method)(cfg, context, crystal=crystal,
+                                   sigma_scale=cfg.reference_pixel_size.angstrom / ps.angstrom, rewards=rewards)
 
 
 def _client_engine(client: Any) -> Any:
@@ -326,13 +331,44 @@ def find_atoms_batch(images: Iterable[Any], *, config: AtomsConfig | None = None
         yield from _batch_as_tasks(iter(images), cfg, warm_cfg, crystal=crystal, rewards=rewards,
                                    progress=progress, scheduler=scheduler, workers=workers)
         return
-    previous: AtomsResult | None = None
-    for image in images:
-        res = find_atoms(image, config=cfg if previous is None else warm_cfg, lattice=crystal, rewards=rewards,
-                         warm_start=previous, progress=progress)
-        res.summary["warm_started"] = previous is not None
-        previous = res
-        yield res
+    yield from _chain(iter(images), cfg, warm_cfg, crystal=crystal, rewards=rewards, progress=progress)
+
+
+def _chain(images: Iterator[Any], cfg: AtomsConfig, warm_cfg: AtomsConfig, *, crystal: Any,
+           rewards: Mapping[str, AtomReward] | None, progress: ProgressArg) -> Iterator[AtomsResult]:
+    """Each image warm-started from the previous one's study; an image finishes while the next one's study runs.
+
+    The finish (Gaussian fits, lattice prior) of image k runs in a second thread while
+    image k + 1 is prepared and optimized: the next study needs only this one's Pareto set,
+    so the results are those of one image after the other. The two overlap where numpy
+    releases the interpreter (the fits are array work, the study is mostly Python).
+    """
+    import contextvars
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from rewardscope.workflows.base import finish_workflow, start_workflow
+
+    def finished(started: Any, warm: bool, report: Any) -> AtomsResult:
+        res = finish_workflow(started, progress=report)
+        res.summary["warm_started"] = warm
+        return res
+
+    previous: pd.DataFrame | None = None
+    pending: Future | None = None
+    with progress_scope(progress) as report, ThreadPoolExecutor(1, thread_name_prefix="rewardscope-finish") as pool:
+        for image in images:
+            inp = load_input(image, cfg.pixel_size)
+            config = cfg if previous is None else warm_cfg
+            wf = _workflow(inp, config, crystal, rewards)
+            warm = _warm_start_sets(previous, [p.name for p in wf.search_space().params])
+            started = start_workflow(wf, inp, config, warm_start=warm, progress=report)
+            future = pool.submit(contextvars.copy_context().run, finished, started, previous is not None, report)
+            previous = started.study.pareto
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
 
 
 def _batch_as_tasks(images: Iterator[Any], cfg: AtomsConfig, warm_cfg: AtomsConfig, *, crystal: Any,

@@ -275,6 +275,8 @@ def run_workflow(workflow: Workflow, source: Any, config: Any = None, *,
                  state: Any = None) -> Result:
     """Load, prepare, optimize, finish and summarise one workflow on one input.
 
+    The same as :func:`start_workflow` followed by :func:`finish_workflow`.
+
     Parameters
     ----------
     workflow : Workflow
@@ -296,19 +298,78 @@ def run_workflow(workflow: Workflow, source: Any, config: Any = None, *,
         Whatever :meth:`Workflow.to_result` builds; ``summary`` holds :func:`study_summary`'s
         keys, ``pixel_size_angstrom``, ``image_shape``, ``seconds`` and ``config``.
     """
+    with progress_scope(progress) as report:
+        started = start_workflow(workflow, source, config, warm_start=warm_start, progress=report, state=state)
+        return finish_workflow(started, progress=report)
+
+
+@dataclass
+class Started:
+    """A workflow whose study has run, before :meth:`Workflow.finish` (:func:`start_workflow`).
+
+    Attributes
+    ----------
+    workflow : Workflow
+    optimized : Optimized
+        The study, the prepared state and the output at the chosen point.
+    input : Input
+    settings : StudySettings
+    config : object
+        The config given to :func:`start_workflow`.
+    """
+
+    workflow: Workflow
+    optimized: Optimized
+    input: Any
+    settings: StudySettings
+    config: Any = None
+
+    @property
+    def study(self) -> StudyResult:
+        """The study (its Pareto set can warm-start the next image while this one finishes)."""
+        return self.optimized.study
+
+
+def start_workflow(workflow: Workflow, source: Any, config: Any = None, *,
+                   warm_start: Sequence[Mapping[str, Any]] | None = None, progress: ProgressArg = False,
+                   state: Any = None) -> Started:
+    """The first half of :func:`run_workflow`: load, prepare and optimize (parameters as there).
+
+    The :func:`on_study` listeners are called with the study at its end. The second half,
+    :func:`finish_workflow`, needs nothing from the next image, so a chain of images (each
+    warm-started from the previous study) can finish one image while the next one's study runs.
+
+    Returns
+    -------
+    Started
+    """
     settings = workflow.study_settings(_settings_of(config))
     inp = workflow.load(source, getattr(config, "pixel_size", None))
+    opt = optimize(workflow, inp.image, settings, warm_start=warm_start, progress=progress, state=state,
+                   stage=workflow.stage)
+    for listener in _ON_STUDY.get():
+        listener(opt.study)
+    return Started(workflow=workflow, optimized=opt, input=inp, settings=settings, config=config)
+
+
+def finish_workflow(started: Started, *, progress: ProgressArg = False) -> Result:
+    """The second half of :func:`run_workflow`: :meth:`Workflow.finish`, the summary and the result.
+
+    Returns
+    -------
+    Result
+        As :func:`run_workflow`.
+    """
+    workflow, opt, inp, config = started.workflow, started.optimized, started.input, started.config
+    t0 = time.perf_counter()
     with progress_scope(progress) as report:
-        opt = optimize(workflow, inp.image, settings, warm_start=warm_start, progress=report, state=state,
-                       stage=workflow.stage)
-        t0 = time.perf_counter()
         output, extra = workflow.finish(opt.output, state=opt.state, inp=inp, progress=report)
     seconds = dict(opt.seconds)
     seconds["finish"] = time.perf_counter() - t0
     seconds["total"] += seconds["finish"]
     summary = {"workflow": type(workflow).__name__,
                "pixel_size_angstrom": None if inp.pixel_size is None else inp.pixel_size.angstrom,
-               "image_shape": list(getattr(inp.image, "shape", ())), **study_summary(opt.study, settings),
+               "image_shape": list(getattr(inp.image, "shape", ())), **study_summary(opt.study, started.settings),
                "seconds": seconds, **extra}
     if config is not None and hasattr(config, "model_dump") and not isinstance(config, StudySettings):
         summary["config"] = config.model_dump(mode="json")
@@ -349,6 +410,38 @@ def keeping_state() -> Iterator[None]:
         yield
     finally:
         _KEEP_STATE.reset(token)
+
+
+#: Set by :func:`on_study`: called with each study of :func:`run_workflow` before its finish.
+_ON_STUDY: ContextVar[tuple[Callable[[StudyResult], Any], ...]] = ContextVar("rewardscope_on_study", default=())
+
+
+@contextlib.contextmanager
+def on_study(listener: Callable[[StudyResult], Any]) -> Iterator[None]:
+    """Inside this block, :func:`run_workflow` calls ``listener(study)`` as soon as a study ends.
+
+    The call comes before :meth:`Workflow.finish` (e.g. the lattice prior), so a caller can
+    start on the study (the CLI draws the Pareto plot in a second process) while the
+    workflow finishes. Per thread (a context variable); blocks nest.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rewardscope.optimize import FloatParam, SearchSpace
+    >>> class Square(Workflow):  # the image is ignored: the output is x squared
+    ...     def run(self, state, params): return params["x"] ** 2
+    ...     def search_space(self): return SearchSpace([FloatParam("x", -1.0, 1.0)])
+    >>> seen = []
+    >>> with on_study(lambda study: seen.append(len(study.trials))):
+    ...     _ = run_workflow(Square(rewards={"sq": lambda v, c: v}), np.eye(8), StudySettings(trials=4), progress=False)
+    >>> seen
+    [4]
+    """
+    token = _ON_STUDY.set((*_ON_STUDY.get(), listener))
+    try:
+        yield
+    finally:
+        _ON_STUDY.reset(token)
 
 
 def _run_trial(workflow: Workflow, state: Any, params: Mapping[str, Any]) -> Any:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import resource
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,89 +195,194 @@ def segment_movie_parallel(movie: Any, *, config: SegmentConfig | None = None, s
     >>> res.tables["timeseries"]["n_particles"].tolist(), res.summary["n_chunks"]
     ([1, 1, 1, 1, 1], 3)
     """
-    from rewardscope.errors import ParameterError
+    zarr = masks_path is not None and Path(masks_path).suffix.lower() == ".zarr"
+    run = ParallelSegmentation(movie, config=config, scheduler=scheduler, workers=workers, chunk_frames=chunk_frames,
+                               masks_zarr=masks_path if zarr else None, in_flight=in_flight, rewards=rewards,
+                               split_rewards=split_rewards, progress=progress, **overrides)
+    if zarr:
+        for _ in run.frames():  # the workers write the labels
+            pass
+        return run.result()
+    with MaskSink(masks_path, shape=run.shape, pixel_size=run.pixel_size) as sink:
+        for labels in run.frames():
+            sink.add(labels)
+    return run.result(masks=sink.stack)
 
-    if chunk_frames < 1:
-        raise ParameterError(f"chunk_frames must be at least 1, got {chunk_frames}")
-    par = make_config(ParallelConfig, scheduler=scheduler if isinstance(scheduler, str) else "local",
-                      workers=workers)
-    cfg = make_config(SegmentConfig, config, **overrides)
-    inp = load_input(movie, cfg.pixel_size, movie=True, name="movie")
-    stack: LazyStack = inp.image
-    shape = (len(stack), *stack.frame_shape)
-    workflow = make_workflow(cfg, inp.pixel_size, rewards=rewards, split_rewards=split_rewards)
-    t0 = time.perf_counter()
-    engine = Engine(scheduler if not isinstance(scheduler, str) else par.scheduler, workers=par.workers)
-    zarr_path = None
-    if masks_path is not None and Path(masks_path).suffix.lower() == ".zarr":
-        zarr_path = _zarr_masks(Path(masks_path), shape)
-    with engine, progress_scope(progress) as report:
-        t_start = time.perf_counter() - t0
-        drift = None
-        if cfg.drift and len(stack) > 1:
-            from rewardscope.track.registration import estimate_drift
 
-            drift = estimate_drift(stack, progress=report)
-        chosen = workflow.choose(workflow.prepare(stack[0], name=f"frame 0 of {stack.name}"), cfg.study)
-        jobs = [ChunkJob(a, b, src, inp.pixel_size, cfg, rewards, split_rewards, chosen, zarr_path)
-                for a, b, src in _sources(stack, chunk_frames)]
-        advance = start_stage(report, "segmenting frames", total=len(stack), unit="frames")
-        t_frames = time.perf_counter()
-        results: dict[int, ChunkResult] = {}
-        sink = None if zarr_path is not None else MaskSink(masks_path, shape=shape, pixel_size=inp.pixel_size)
-        written = 0
-        for _, res in engine.map(segment_chunk, jobs, in_flight=in_flight):
-            results[res.start] = res
-            advance(res.stop - res.start)
-            while sink is not None and written in results and results[written].labels is not None:
-                done = results[written]
-                for lab in done.labels:
-                    sink.add(lab)
-                done.labels = None  # written: free it
-                written = done.stop
-        if sink is not None:
-            sink.close()
-        n_workers = engine.n_workers
-    seconds_frames = time.perf_counter() - t_frames
-    total = time.perf_counter() - t0
-    ordered = [results[k] for k in sorted(results)]
-    particles = pd.concat([r.particles for r in ordered], ignore_index=True)
+class ParallelSegmentation:
+    """One run of :func:`segment_movie_parallel`: its label frames in frame order as they arrive, then its result.
+
+    The set-up (config, movie, workflow) happens here, so bad input fails before any work;
+    :meth:`frames` starts the engine, chooses the parameters on frame 0, runs the chunks and
+    yields each label frame (uint16, (rows, cols)) as soon as it and every frame before it
+    are back, so a consumer (the tracker's consistency and measurement) works while the
+    workers segment. With ``masks_zarr`` the workers write the labels and :meth:`frames`
+    yields none. :meth:`result` builds the :class:`ParticleResult` once :meth:`frames` is done.
+
+    Parameters are those of :func:`segment_movie_parallel` (``masks_zarr``: a ``.zarr`` path).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:48, :48]
+    >>> frames = np.stack([1.0 - ((yy - 24) ** 2 + (xx - 20 - k) ** 2 < 64) for k in range(3)])
+    >>> run = ParallelSegmentation(frames, scheduler="serial", chunk_frames=2, trials=8, split_trials=0, drift=False)
+    >>> [int(lab.max()) for lab in run.frames()], run.result().summary["n_chunks"]
+    ([1, 1, 1], 2)
+    """
+
+    def __init__(self, movie: Any, *, config: SegmentConfig | None = None, scheduler: Any = "local",
+                 workers: int | None = None, chunk_frames: int = CHUNK_FRAMES, masks_zarr: str | Path | None = None,
+                 in_flight: int | None = None, rewards: Mapping[str, ParticleReward] | None = None,
+                 split_rewards: Mapping[str, ParticleReward] | None = None, progress: ProgressArg = None,
+                 **overrides: Any) -> None:
+        from rewardscope.errors import ParameterError
+
+        if chunk_frames < 1:
+            raise ParameterError(f"chunk_frames must be at least 1, got {chunk_frames}")
+        par = make_config(ParallelConfig, scheduler=scheduler if isinstance(scheduler, str) else "local",
+                          workers=workers)
+        self.config = cfg = make_config(SegmentConfig, config, **overrides)
+        self.input = load_input(movie, cfg.pixel_size, movie=True, name="movie")
+        self.stack: LazyStack = self.input.image
+        self.shape = (len(self.stack), *self.stack.frame_shape)
+        self.pixel_size = self.input.pixel_size
+        self.workflow = make_workflow(cfg, self.pixel_size, rewards=rewards, split_rewards=split_rewards)
+        self._rewards, self._split_rewards = rewards, split_rewards
+        self._engine_args = (scheduler if not isinstance(scheduler, str) else par.scheduler, par.workers)
+        self._zarr = None if masks_zarr is None else str(masks_zarr)
+        self.chunk_frames, self.in_flight, self.progress = chunk_frames, in_flight, progress
+        self._done: dict[str, Any] | None = None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Label frames in frame order, each as soon as it and the frames before it are back."""
+        cfg, stack = self.config, self.stack
+        t0 = time.perf_counter()
+        engine = Engine(self._engine_args[0], workers=self._engine_args[1])
+        zarr_path = None if self._zarr is None else _zarr_masks(Path(self._zarr), self.shape)
+        with engine, progress_scope(self.progress) as report:
+            t_start = time.perf_counter() - t0
+            drift = None
+            if cfg.drift and len(stack) > 1:
+                from rewardscope.track.registration import estimate_drift
+
+                drift = estimate_drift(stack, progress=report)
+            chosen = self.workflow.choose(self.workflow.prepare(stack[0], name=f"frame 0 of {stack.name}"), cfg.study)
+            jobs = [ChunkJob(a, b, src, self.pixel_size, cfg, self._rewards, self._split_rewards, chosen, zarr_path)
+                    for a, b, src in _sources(stack, self.chunk_frames)]
+            advance = start_stage(report, "segmenting frames", total=len(stack), unit="frames")
+            t_frames = time.perf_counter()
+            results: dict[int, ChunkResult] = {}
+            following = 0  # the first chunk not yet handed out
+            for _, res in engine.map(segment_chunk, jobs, in_flight=self.in_flight):
+                results[res.start] = res
+                advance(res.stop - res.start)
+                while following in results:
+                    done = results[following]
+                    labels, done.labels = done.labels, None  # handed out: not kept
+                    yield from labels if labels is not None else ()
+                    following = done.stop
+            n_workers = engine.n_workers
+        self._done = {"results": [results[k] for k in sorted(results)], "drift": drift, "chosen": chosen,
+                      "jobs": len(jobs), "scheduler": engine.scheduler, "n_workers": n_workers, "t_start": t_start,
+                      "seconds_frames": time.perf_counter() - t_frames, "total": time.perf_counter() - t0,
+                      "zarr": zarr_path}
+
+    def result(self, *, masks: np.ndarray | None = None) -> ParticleResult:
+        """The run's :class:`ParticleResult` (after :meth:`frames`); ``masks``: the label stack, if kept."""
+        from rewardscope.errors import ParameterError
+
+        if self._done is None:
+            raise ParameterError("ParallelSegmentation.result() needs frames() to have run to the end")
+        return _particle_result(self, **self._done, masks=masks)
+
+
+def _particle_result(run: ParallelSegmentation, *, results: list[ChunkResult], drift: pd.DataFrame | None,
+                     chosen: Any, jobs: int, scheduler: str, n_workers: int, t_start: float, seconds_frames: float,
+                     total: float, zarr: str | None, masks: np.ndarray | None) -> ParticleResult:
+    """Tables, summary and masks of a finished run, as :func:`segment_movie_parallel` returns them."""
+    cfg, stack, pixel_size = run.config, run.stack, run.pixel_size
+    particles = pd.concat([r.particles for r in results], ignore_index=True)
     if drift is not None:
         particles = particles.merge(drift[["frame", "dx", "dy"]], on="frame", how="left")
         particles["x_aligned"] = particles["x"] - particles.pop("dx")
         particles["y_aligned"] = particles["y"] - particles.pop("dy")
-    timeseries = pd.concat([r.timeseries for r in ordered], ignore_index=True)
-    trials = pd.concat([chosen.table("trials").assign(frame=0)] + [t for r in ordered for t in r.trials],
+    timeseries = pd.concat([r.timeseries for r in results], ignore_index=True)
+    trials = pd.concat([chosen.table("trials").assign(frame=0)] + [t for r in results for t in r.trials],
                        ignore_index=True)
-    pareto = pd.concat([chosen.table("pareto").assign(frame=0)] + [p for r in ordered for p in r.pareto],
+    pareto = pd.concat([chosen.table("pareto").assign(frame=0)] + [p for r in results for p in r.pareto],
                        ignore_index=True)
     per_worker: dict[str, dict[str, float]] = {}
-    for r in ordered:
+    for r in results:
         w = per_worker.setdefault(r.worker, {"chunks": 0, "frames": 0, "peak_rss_mib": 0.0, "seconds": 0.0})
         w["chunks"] += 1
         w["frames"] += r.stop - r.start
         w["peak_rss_mib"] = max(w["peak_rss_mib"], r.peak_rss_mib)
         w["seconds"] += r.seconds
-    pixel_size = inp.pixel_size
-    summary = {"workflow": type(workflow).__name__, "pixel_size_angstrom": pixel_size.angstrom if pixel_size else None,
+    summary = {"workflow": type(run.workflow).__name__,
+               "pixel_size_angstrom": pixel_size.angstrom if pixel_size else None,
                **study_summary(chosen.studies["foreground"], cfg.study), **split_summary(chosen, cfg),
-               **segmentation_summary(cfg, workflow.context, pixel_size), "config": cfg.model_dump(mode="json"),
+               **segmentation_summary(cfg, run.workflow.context, pixel_size), "config": cfg.model_dump(mode="json"),
                "n_frames": len(stack), "frame_shape": list(stack.frame_shape),
-               "n_reoptimizations": int(sum(r.n_reoptimizations for r in ordered)),
+               "n_reoptimizations": int(sum(r.n_reoptimizations for r in results)),
                "mean_particles_per_frame": float(timeseries["n_particles"].mean()),
-               "masks": ("zarr written by the workers" if zarr_path else
-                         "streamed to file" if masks_path is not None else "in memory"),
-               "scheduler": engine.scheduler, "n_workers": n_workers, "chunk_frames": chunk_frames,
-               "n_chunks": len(jobs), "workers": per_worker,
+               "masks": ("zarr written by the workers" if zarr else
+                         "streamed to file" if masks is None else "in memory"),
+               "scheduler": scheduler, "n_workers": n_workers, "chunk_frames": run.chunk_frames,
+               "n_chunks": jobs, "workers": per_worker,
                "seconds": {"start": t_start, "segmentation": seconds_frames, "total": total},
                "frames_per_second": len(stack) / seconds_frames if seconds_frames > 0 else None}
     tables = {"particles": particles, "timeseries": timeseries, "trials": trials, "pareto": pareto}
     if drift is not None:
         tables["drift"] = drift
-    masks = sink.stack if sink is not None else None
     return ParticleResult(tables=tables, arrays={"masks": masks} if masks is not None else {}, summary=summary,
                           image=None, pixel_size=pixel_size,
-                          extras={"studies": chosen.studies, "context": workflow.context, "stack": stack})
+                          extras={"studies": chosen.studies, "context": run.workflow.context, "stack": stack})
 
 
-__all__ = ["CHUNK_FRAMES", "ChunkJob", "ChunkResult", "segment_chunk", "segment_movie_parallel"]
+class ArrivingFrames:
+    """A label stack whose frames are taken from an iterator as they are asked for: ``len`` and ``[i]``.
+
+    ``[i]`` waits until frame ``i`` has arrived (frames before it are kept until asked
+    for); a frame is handed out once and then dropped, so memory holds only the frames
+    read ahead. It lets :func:`~rewardscope.track.consistency.temporal_consistency` and the
+    measurement run on a :class:`ParallelSegmentation` while its workers segment.
+
+    Examples
+    --------
+    >>> frames = ArrivingFrames(iter([np.zeros((2, 2)), np.ones((2, 2))]), n_frames=2)
+    >>> len(frames), float(frames[1].sum()), float(frames[0].sum())
+    (2, 4.0, 0.0)
+    """
+
+    def __init__(self, frames: Iterator[np.ndarray], *, n_frames: int) -> None:
+        self._source = frames
+        self._n = int(n_frames)
+        self._arrived: dict[int, np.ndarray] = {}
+        self._next = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        while i not in self._arrived:
+            if i < self._next:
+                raise IndexError(f"frame {i} was handed out already (the frames arrive once each)")
+            frame = next(self._source, None)
+            if frame is None:
+                raise IndexError(f"the movie ended at frame {self._next}, before frame {i}")
+            self._arrived[self._next] = frame
+            self._next += 1
+            if self._next == self._n:  # the last frame is in: let the source finish (its engine closes)
+                for _ in self._source:
+                    pass
+        return self._arrived.pop(i)
+
+    def close(self) -> None:
+        """Stop the source (e.g. the run's engine) before its end."""
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
+
+__all__ = ["CHUNK_FRAMES", "ArrivingFrames", "ChunkJob", "ChunkResult", "ParallelSegmentation", "segment_chunk",
+           "segment_movie_parallel"]

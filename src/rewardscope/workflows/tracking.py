@@ -141,22 +141,24 @@ def _labels(result: Any, masks_path: Path | None) -> Any:
 
 def parallel_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback, *,
                        masks_path: Path | None = None, scheduler: Any = "local", workers: int | None = None) -> Any:
-    """Label masks of every frame with the frames as dask tasks (:func:`~rewardscope.workflows.movie_parallel.segment_movie_parallel`).
+    """Label masks of every frame with the frames as dask tasks, taken as they arrive.
 
     The classical segmenter only (the learned ones need their network on every worker).
     Chunks of frames are segmented on the workers (files read there) at the parameters
-    chosen on frame 0; the labels come back in frame order (to ``masks_path`` if given)
-    and linking then runs here, sequentially over the frames.
+    chosen on frame 0 (:class:`~rewardscope.workflows.movie_parallel.ParallelSegmentation`).
+    The labels are returned as :class:`~rewardscope.workflows.movie_parallel.ArrivingFrames`:
+    frame ``i`` is there as soon as it and the frames before it are back, so the tracker's
+    consistency and measurement run here, in frame order, while the workers segment the
+    later frames (``masks_path`` is not used: the tracker keeps the frames it has corrected).
     """
     from rewardscope.errors import ParameterError
-    from rewardscope.workflows.movie_parallel import segment_movie_parallel
+    from rewardscope.workflows.movie_parallel import ArrivingFrames, ParallelSegmentation
 
     if config.segmenter != "classical":
         raise ParameterError(f"--scheduler segments with the classical segmenter, not {config.segmenter!r}")
-    seg_cfg = _segment_config(config)
-    result = segment_movie_parallel(movie.image, config=seg_cfg, scheduler=scheduler, workers=workers,
-                                    masks_path=masks_path, progress=progress)
-    return _labels(result, masks_path)
+    run = ParallelSegmentation(movie.image, config=_segment_config(config), scheduler=scheduler, workers=workers,
+                               progress=progress)
+    return ArrivingFrames(run.frames(), n_frames=len(movie.image))
 
 
 #: The segmenters ``segmenter=`` names: the classical one and the learned ones (:mod:`rewardscope.segment.learned`).
@@ -446,25 +448,19 @@ def _movie(movie: Any, pixel_size: Length | None) -> Input:
     return inp
 
 
-def detect(labels: Any, stack: LazyStack, *, drift: pd.DataFrame | None, pixel_size: Length | None,
-           progress: ProgressCallback) -> pd.DataFrame:
-    """Centroid, area and border contact of every label of every frame, with ``x_aligned, y_aligned``.
+def detections_table(tables: Sequence[pd.DataFrame], drift: pd.DataFrame | None, *, n_frames: int) -> pd.DataFrame:
+    """The per-frame particle tables as one, with ``x_aligned, y_aligned`` (positions less the drift).
 
     Raises
     ------
     ImageValueError
         No particle in any frame.
     """
-    advance = start_stage(progress, "measuring particles", total=len(labels), unit="frames")
-    tables = []
-    for i in range(len(labels)):
-        tables.append(measure_particles(np.asarray(labels[i]), stack[i], pixel_size=pixel_size, frame=i))
-        advance()
     det = pd.concat(tables, ignore_index=True)
     if det.empty:
-        raise ImageValueError(f"no particles found in any of the {len(labels)} frames; nothing to track")
-    dx = np.zeros(len(labels)) if drift is None else drift["dx"].to_numpy(float)
-    dy = np.zeros(len(labels)) if drift is None else drift["dy"].to_numpy(float)
+        raise ImageValueError(f"no particles found in any of the {n_frames} frames; nothing to track")
+    dx = np.zeros(n_frames) if drift is None else drift["dx"].to_numpy(float)
+    dy = np.zeros(n_frames) if drift is None else drift["dy"].to_numpy(float)
     frames = det["frame"].to_numpy(int)
     return det.assign(x_aligned=det["x"] - dx[frames], y_aligned=det["y"] - dy[frames])
 
@@ -541,10 +537,13 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
                 labels = parallel_segmenter(inp, cfg, report, masks_path=path, scheduler=scheduler, workers=workers)
             else:
                 labels = SEGMENTERS[cfg.segmenter](inp, cfg, report, masks_path=path)
-        labels = _consistent(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
-                             None if masks_path is None else Path(work) / "consistent.tif")
+        try:  # the labels are corrected and measured frame by frame, as they arrive from a scheduler
+            labels, det = _consistent_and_measured(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
+                                                   None if masks_path is None else Path(work) / "consistent.tif",
+                                                   progress=report)
+        finally:
+            getattr(labels, "close", lambda: None)()  # an unfinished scheduler run stops here
         t_seg = time.perf_counter() - t0 - t_drift
-        det = detect(labels, stack, drift=drift, pixel_size=inp.pixel_size, progress=report)
         state = TrackingState(det, labels, inp.pixel_size, cfg.tune_frames)
         (a, b), *_ = state.blocks
         context = dataclasses.replace(reward_context(det, n_frames=len(stack), frame_shape=stack.frame_shape,
@@ -575,21 +574,46 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
     return result
 
 
-def _consistent(labels: Any, drift: pd.DataFrame | None, touch_frames: int, stack: LazyStack,
-                pixel_size: Length | None, path: Path | None) -> Any:
-    """The labels after :func:`~rewardscope.track.consistency.temporal_consistency` (streamed to ``path`` if given)."""
-    if touch_frames <= 0:
-        return labels
-    from rewardscope.track.consistency import temporal_consistency
+def _consistent_and_measured(labels: Any, drift: pd.DataFrame | None, touch_frames: int, stack: LazyStack,
+                             pixel_size: Length | None, path: Path | None, *,
+                             progress: ProgressCallback) -> tuple[Any, pd.DataFrame]:
+    """One pass over the frames: :func:`~rewardscope.track.consistency.temporal_consistency`, then the measurement.
 
-    with MaskSink(path, shape=stack.shape, pixel_size=pixel_size) as sink:
-        for frame in temporal_consistency(labels, drift, touch_frames=touch_frames):
-            sink.add(frame)
+    Returns the labels linking reads again (the corrected ones, streamed to ``path`` if
+    given; the input itself when nothing was corrected and it can be read again) and the
+    detections (:func:`detections_table`). Frames are read once each, in order, so labels
+    arriving from a scheduler (:func:`parallel_segmenter`) are consumed as they come.
+
+    Raises
+    ------
+    ImageValueError
+        No particle in any frame.
+    """
+    from rewardscope.workflows.movie_parallel import ArrivingFrames
+
+    keep = touch_frames > 0 or isinstance(labels, ArrivingFrames)  # else the input is read again later
+    if touch_frames > 0:
+        from rewardscope.track.consistency import temporal_consistency
+
+        frames = temporal_consistency(labels, drift, touch_frames=touch_frames)
+    else:
+        frames = (np.asarray(labels[i]) for i in range(len(labels)))
+    advance = start_stage(progress, "measuring particles", total=len(labels), unit="frames")
+    tables = []
+    with MaskSink(path if keep else None, shape=stack.shape, pixel_size=pixel_size) as sink:
+        for i, frame in enumerate(frames):
+            if keep:
+                sink.add(frame)
+            tables.append(measure_particles(frame, stack[i], pixel_size=pixel_size, frame=i))
+            advance()
+    det = detections_table(tables, drift, n_frames=len(labels))
+    if not keep:
+        return labels, det
     if path is None:
-        return sink.stack
+        return sink.stack, det
     import tifffile
 
-    return tifffile.memmap(path, mode="r")
+    return tifffile.memmap(path, mode="r"), det
 
 
 def _drift(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback) -> pd.DataFrame | None:
