@@ -21,6 +21,17 @@ states the sizes that ran.
    Frames/s, peak RSS per worker, scaling efficiency; the throughput for 8 and 32 workers
    extrapolated from the measured per-frame cost and the scheduler's per-task overhead
    (measured with no-op tasks in the same run).
+3. **Tracking through dask.** :func:`~rewardscope.track_particles` on a movie on disk (zarr;
+   a simulated movie of ``--track-frames`` frames of ``--track-frame-size`` px: drift, growth,
+   ripening, merges; a movie played forth and back is no good here, its reversals split the
+   merged particles again), one process per case: one
+   chain in the process (no scheduler), and the frames as dask tasks on a LocalCluster with 1
+   and 2 workers. The client corrects (temporal consistency) and measures each label frame as
+   it arrives, then links. Frames/s of the whole call, its stages' seconds, peak RSS of the
+   client and of each worker.
+
+Parts: ``--parts window,movie,track`` (default all) less any ``--skip PART``; a part not run
+keeps its rows from the earlier ``scale.csv``.
 """
 
 from __future__ import annotations
@@ -199,6 +210,62 @@ def bench_movie(args, rows):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+TRACK_CASE = """
+import json, resource, sys, time
+from rewardscope import track_particles
+path, masks, scheduler, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+t0 = time.perf_counter()
+res = track_particles(path, masks_path=masks, scheduler=None if scheduler == "none" else scheduler,
+                      workers=workers or None, trials=int(sys.argv[5]), segment={"study": {"trials": int(sys.argv[6])},
+                      "split_trials": 0})
+s = res.summary
+print(json.dumps({"wall_s": time.perf_counter() - t0, "seconds": s["seconds"], "n_tracks": s["n_tracks"],
+                  "n_merges": s["n_merges"], "client_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "workers": s.get("segmentation_workers")}))
+"""
+
+
+def _write_track_movie(path, frames, size):
+    """A simulated movie of ``frames`` frames (drift, growth, ripening, merges), as zarr."""
+    from rewardscope.io.lazy import write_stack
+    from rewardscope.simulate.movie import simulate_movie
+
+    sim = simulate_movie(frames=frames, size=size, seed=0, pixel_size="0.5A")
+    write_stack(path, iter(sim.movie), shape=sim.movie.shape, pixel_size=sim.pixel_size)
+
+
+def bench_track(args, rows):
+    import json
+    import subprocess
+    import sys
+
+    tmp = Path(tempfile.mkdtemp(prefix="rewardscope-scale-track-", dir=args.tmp))
+    try:
+        path = tmp / "movie.zarr"
+        _write_track_movie(path, args.track_frames, args.track_frame_size)
+        for scheduler, workers in (("none", 0), ("local", 1), ("local", 2)):
+            out = subprocess.run([sys.executable, "-c", TRACK_CASE, str(path), str(tmp / f"tracks{workers}.tif"),
+                                  scheduler, str(workers), str(args.track_trials), str(args.movie_trials)],
+                                 check=True, capture_output=True, text=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            sec, w = r["seconds"], r["workers"] or {}
+            rows.append({"part": "track", "case": "one chain, no scheduler" if not workers else
+                         f"--scheduler local, {workers} worker(s)", "workers": workers,
+                         "frames": args.track_frames, "frame_px": args.track_frame_size,
+                         "frames_per_s": args.track_frames / r["wall_s"], "seconds": r["wall_s"],
+                         "drift_s": sec.get("drift"), "segment_consistency_measure_s": sec.get("segmentation"),
+                         "linking_s": sec.get("optimize", 0) + sec.get("finish", 0), "masks_s": sec.get("masks"),
+                         "client_peak_rss_mib": r["client_peak_rss_mib"],
+                         "peak_rss_mib_per_worker": max((v["peak_rss_mib"] for v in w.values()), default=np.nan),
+                         "n_tracks": r["n_tracks"], "n_merges": r["n_merges"]})
+            print(rows[-1], flush=True)
+        one = next(r for r in rows if r["part"] == "track" and r["workers"] == 1)
+        two = next(r for r in rows if r["part"] == "track" and r["workers"] == 2)
+        two["scaling_efficiency"] = two["frames_per_s"] / (2 * one["frames_per_s"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _field(table):
     """The simulated field of the table's window rows (for the figure of a report written later), or None."""
     import rewardscope as rs
@@ -218,8 +285,8 @@ def write_report(args, table, sim, glob, win):
     RESULTS.mkdir(parents=True, exist_ok=True)
     table.to_csv(RESULTS / "scale.csv", index=False, float_format="%.4g")
     parts = {k: table[table.part == k].drop(columns=["part", "command"]).dropna(axis=1, how="all")
-             for k in ("window", "movie")}
-    w, m = parts["window"], parts["movie"]
+             for k in ("window", "movie", "track")}
+    w, m, t = parts["window"], parts["movie"], parts["track"]
     margin = (w.iloc[1]["f1_outside_contamination"] - w.iloc[0]["f1_outside_contamination"]) if len(w) else None
     lines = ["# Scale benchmark", ""]
     for part, cmd in table.drop_duplicates("part")[["part", "command"]].itertuples(index=False):
@@ -245,6 +312,18 @@ def write_report(args, table, sim, glob, win):
                   "extrapolated rows is that cap's share (1: not capped), of the measured 2-worker row "
                   "fps(2) / (2 fps(1)). The overhead is the wall time per no-op task measured "
                   "on the same cluster; the frame-0 studies and the client's bookkeeping are not included.", ""]
+    if len(t):
+        lines += [f"## Tracking through dask ({t['frames'].max():.0f} frames of {t['frame_px'].max():.0f} x "
+                  f"{t['frame_px'].max():.0f} px, zarr on disk; `track_particles`, one process per case)", "",
+                  markdown_table(t, digits=4), "",
+                  "segment_consistency_measure_s: the segmentation with the client's temporal consistency and "
+                  "measurement, which consume each label frame as it arrives; linking_s: the linking study and the "
+                  "linking of every frame (in the client, after the last frame); masks_s: the track-id masks "
+                  "written to TIFF. client_peak_rss_mib: the calling process's peak resident set, which counts "
+                  "the pages of the memory-mapped label TIFFs it has read (file pages the system can drop; the "
+                  "traced allocations do not grow with the movie's length: tests/test_track_memory.py); "
+                  "peak_rss_mib_per_worker: the dask workers (none without a scheduler). scaling_efficiency: "
+                  "fps(2) / (2 fps(1)) of the whole call, whose drift, linking and masks run in the client.", ""]
     (RESULTS / "scale.md").write_text("\n".join(lines))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
     if sim is not None:
@@ -261,9 +340,14 @@ def write_report(args, table, sim, glob, win):
             axes[1].text(k, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
     if len(m):
         meas = m[m["frames_per_s"].notna()]
-        axes[2].plot(meas["workers"], meas["frames_per_s"], "o", label="measured")
-        axes[2].plot(m["workers"], m["model_frames_per_s"], "--", label="model")
-        axes[2].legend()
+        axes[2].plot(meas["workers"], meas["frames_per_s"], "o", label="segment (dask), measured")
+        axes[2].plot(m["workers"], m["model_frames_per_s"], "--", label="segment, model")
+    if len(t):
+        tw = t[t["workers"] > 0]
+        axes[2].plot(tw["workers"], tw["frames_per_s"], "s", color="C2",
+                     label=f"track_particles, whole call ({tw['frames'].max():.0f} x {tw['frame_px'].max():.0f}^2)")
+    if len(m) or len(t):
+        axes[2].legend(fontsize=8)
         axes[2].set(xscale="log", yscale="log", xlabel="workers", ylabel="frames / s",
                     title=f"{args.frames} x {args.frame_size}^2 frames (8, 32: extrapolated)")
     fig.savefig(RESULTS / "scale.png", dpi=110)
@@ -285,7 +369,12 @@ def main(argv=None) -> int:
     p.add_argument("--frame-size", type=int, default=1024)
     p.add_argument("--chunk", type=int, default=16)
     p.add_argument("--movie-trials", type=int, default=20)
-    p.add_argument("--skip", choices=["window", "movie"], default=None)
+    p.add_argument("--parts", default="window,movie,track", help="Comma-separated parts to run (window, movie, track).")
+    p.add_argument("--skip", choices=["window", "movie", "track"], action="append", default=[],
+                   help="A part not to run (repeatable; the rest of --parts runs).")
+    p.add_argument("--track-frames", type=int, default=300)
+    p.add_argument("--track-frame-size", type=int, default=1024)
+    p.add_argument("--track-trials", type=int, default=40)
     p.add_argument("--report-only", action="store_true", help="Rewrite scale.md/.png from scale.csv (re-simulates the field).")
     p.add_argument("--tmp", default=None, help="Folder for the movie on disk (default: the system's temp).")
     args = p.parse_args(argv)
@@ -296,16 +385,20 @@ def main(argv=None) -> int:
         table = pd.read_csv(RESULTS / "scale.csv")
         write_report(args, table, _field(table), None, None)
         return 0
-    if args.skip != "window":
+    run = set(args.parts.split(",")) - set(args.skip)
+    if "window" in run:
         sim, glob, win = bench_windows(args, rows)
-    if args.skip != "movie":
+    if "movie" in run:
         bench_movie(args, rows)
+    if "track" in run:
+        bench_track(args, rows)
     table = pd.DataFrame(rows).assign(
         command=f"python benchmarks/scale.py {' '.join(args.argv)} ({time.strftime('%Y-%m-%d %H:%M')})")
-    if args.skip and (RESULTS / "scale.csv").exists():  # the skipped part as an earlier run left it
+    kept = {"window", "movie", "track"} - run
+    if kept and (RESULTS / "scale.csv").exists():  # the parts not run, as an earlier run left them
         old = pd.read_csv(RESULTS / "scale.csv")
         old = old.assign(command=old["command"] if "command" in old else "an earlier run (see git log)")
-        table = pd.concat([old[old.part == args.skip], table], ignore_index=True)
+        table = pd.concat([old[old.part.isin(kept)], table], ignore_index=True)
         sim = sim if sim is not None else _field(table)
     write_report(args, table, sim, glob, win)
     print((RESULTS / "scale.md").read_text())

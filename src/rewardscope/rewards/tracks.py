@@ -195,12 +195,35 @@ def resumed(first: pd.DataFrame, last: pd.DataFrame, context: TrackRewardContext
     [[True, False], [False, True]]
     """
     cols = _positions(first)
-    end_f, start_f = last["frame"].to_numpy(), first["frame"].to_numpy()
-    end_xy, start_xy = last[cols].to_numpy(float), first[cols].to_numpy(float)
     reach = np.sqrt(last["area_px"].to_numpy(float) / np.pi) + context.motion_tolerance * context.step_scale_px
-    broken_end, broken_start = np.zeros(len(last), bool), np.zeros(len(first), bool)
-    for k in range(len(last)):
-        near = (start_f == end_f[k] + 1) & (np.hypot(*(start_xy - end_xy[k]).T) <= reach[k])
+    return resumed_ends(last["frame"].to_numpy(), last[cols].to_numpy(float), reach, first["frame"].to_numpy(),
+                        first[cols].to_numpy(float))
+
+
+def resumed_ends(end_frame: np.ndarray, end_xy: np.ndarray, reach: np.ndarray, start_frame: np.ndarray,
+                 start_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ends with a start in the next frame within their ``reach``, and those starts (the arrays behind :func:`resumed`).
+
+    Parameters
+    ----------
+    end_frame, end_xy, reach : numpy.ndarray, shapes (n,), (n, 2), (n,)
+        Last frame, position (px) and reach (px) of every track end.
+    start_frame, start_xy : numpy.ndarray, shapes (m,), (m, 2)
+        First frame and position (px) of every track start.
+
+    Returns
+    -------
+    (numpy.ndarray of shape (n,), numpy.ndarray of shape (m,)) of bool
+
+    Examples
+    --------
+    >>> [a.tolist() for a in resumed_ends(np.array([2]), np.array([[5.0, 5.0]]), np.array([1.0]),
+    ...                                   np.array([3, 3]), np.array([[5.5, 5.0], [9.0, 5.0]]))]
+    [[True], [True, False]]
+    """
+    broken_end, broken_start = np.zeros(len(end_frame), bool), np.zeros(len(start_frame), bool)
+    for k in range(len(end_frame)):
+        near = (start_frame == end_frame[k] + 1) & (np.hypot(*(start_xy - end_xy[k]).T) <= reach[k])
         if near.any():
             broken_end[k] = True
             broken_start |= near

@@ -242,14 +242,21 @@ class _FrameCache:
 
 
 class _Later:
-    """The frames after ``f`` (up to ``stop``), drift-shifted into frame ``f``'s grid, read only when iterated."""
+    """The frames after ``f`` (up to ``stop``), drift-shifted into frame ``f``'s grid, read only when iterated.
+
+    Each is shifted once and kept: :func:`_fuse` and every joined label of :func:`_separate`
+    iterate them again.
+    """
 
     def __init__(self, frames: _FrameCache, shift: np.ndarray, f: int, stop: int) -> None:
         self.frames, self.shift, self.f, self.stop = frames, shift, f, stop
+        self._shifted: dict[int, np.ndarray] = {}
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for g in range(self.f + 1, self.stop):
-            yield shift_labels(self.frames.get(g), *(self.shift[self.f] - self.shift[g]))
+            if g not in self._shifted:
+                self._shifted[g] = shift_labels(self.frames.get(g), *(self.shift[self.f] - self.shift[g]))
+            yield self._shifted[g]
 
 
 __all__ = ["overlaps", "shift_labels", "temporal_consistency"]

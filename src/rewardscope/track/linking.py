@@ -218,22 +218,20 @@ def link_tracks(detections: pd.DataFrame, params: LinkParams) -> Linked:
     return _linked(det.assign(track_id=ids), merges, splits)
 
 
-def _resumed_ends(frames: np.ndarray, xy: np.ndarray, radius: np.ndarray, ids: np.ndarray, first: dict[int, int],
+def _resumed_ends(frames: np.ndarray, xy: np.ndarray, radius: np.ndarray, first: dict[int, int],
                   last: dict[int, int], step_px: float) -> set[int]:
     """Tracks whose end is followed in the next frame by a track start within their radius plus ``step_px``.
 
     Such a track was broken, not ended: merge completion must not take it as a parent
     that vanished a frame or more before the merge (its continuation is the particle).
+    The test is :func:`~rewardscope.rewards.tracks.resumed_ends`, as the fragmentation reward's.
     """
-    starts: dict[int, list[int]] = {}
-    for t, i in first.items():
-        starts.setdefault(int(frames[i]), []).append(i)
-    out = set()
-    for t, i in last.items():
-        nxt = starts.get(int(frames[i]) + 1, [])
-        if any(ids[j] != t and np.hypot(*(xy[j] - xy[i])) <= radius[i] + step_px for j in nxt):
-            out.add(t)
-    return out
+    from rewardscope.rewards.tracks import resumed_ends
+
+    ends, starts = np.fromiter(last.values(), int, len(last)), np.fromiter(first.values(), int, len(first))
+    broken, _ = resumed_ends(frames[ends], xy[ends].reshape(-1, 2), radius[ends] + step_px, frames[starts],
+                             xy[starts].reshape(-1, 2))
+    return {t for t, b in zip(last, broken, strict=True) if b}
 
 
 def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: list[tuple[int, int]],
@@ -318,7 +316,7 @@ def _complete_merges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges:
         by_frame.setdefault(int(frames[i]), []).append(int(i))  # type: ignore[attr-defined]
     next_id = int(ids.max()) + 1
     used: set[int] = set()
-    resumed = _resumed_ends(frames, xy, radius, ids, first, last, params.max_displacement_px or 1.0)
+    resumed = _resumed_ends(frames, xy, radius, first, last, params.max_displacement_px or 1.0)
     for f in sorted(by_frame):
         cands = [t for g in range(1, int(params.gap_frames) + 2) for t in ends_at.get(f - g, [])
                  if t not in used and (g == 1 or t not in resumed)]

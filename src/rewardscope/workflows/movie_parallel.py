@@ -220,6 +220,7 @@ class ParallelSegmentation:
     yields none. :meth:`result` builds the :class:`ParticleResult` once :meth:`frames` is done.
 
     Parameters are those of :func:`segment_movie_parallel` (``masks_zarr``: a ``.zarr`` path).
+    ``finished`` tells whether :meth:`frames` has run to its end.
 
     Examples
     --------
@@ -286,6 +287,11 @@ class ParallelSegmentation:
                       "jobs": len(jobs), "scheduler": engine.scheduler, "n_workers": n_workers, "t_start": t_start,
                       "seconds_frames": time.perf_counter() - t_frames, "total": time.perf_counter() - t0,
                       "zarr": zarr_path}
+
+    @property
+    def finished(self) -> bool:
+        """Whether :meth:`frames` has run to its end (then :meth:`result` can be built)."""
+        return self._done is not None
 
     def result(self, *, masks: np.ndarray | None = None) -> ParticleResult:
         """The run's :class:`ParticleResult` (after :meth:`frames`); ``masks``: the label stack, if kept."""
@@ -354,9 +360,10 @@ class ArrivingFrames:
     (2, 4.0, 0.0)
     """
 
-    def __init__(self, frames: Iterator[np.ndarray], *, n_frames: int) -> None:
+    def __init__(self, frames: Iterator[np.ndarray], *, n_frames: int, run: ParallelSegmentation | None = None) -> None:
         self._source = frames
         self._n = int(n_frames)
+        self.run = run  #: the run the frames come from, if any (its result once they are all in)
         self._arrived: dict[int, np.ndarray] = {}
         self._next = 0
 

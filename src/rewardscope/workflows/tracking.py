@@ -158,7 +158,7 @@ def parallel_segmenter(movie: Input, config: TrackConfig, progress: ProgressCall
         raise ParameterError(f"--scheduler segments with the classical segmenter, not {config.segmenter!r}")
     run = ParallelSegmentation(movie.image, config=_segment_config(config), scheduler=scheduler, workers=workers,
                                progress=progress)
-    return ArrivingFrames(run.frames(), n_frames=len(movie.image))
+    return ArrivingFrames(run.frames(), n_frames=len(movie.image), run=run)
 
 
 #: The segmenters ``segmenter=`` names: the classical one and the learned ones (:mod:`rewardscope.segment.learned`).
@@ -506,7 +506,9 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         ``masks_path``), ``trials``, ``pareto`` (and ``drift``); the summary in the one
         schema (:func:`~rewardscope.workflows.base.study_summary`) with ``n_tracks``,
         ``n_merges``, ``n_splits``, ``n_frames``, ``segmenter``, ``linker``, ``tune_frames``,
-        ``frames_per_second``.
+        ``frames_per_second`` (with a scheduler also ``segmentation_workers``: chunks, frames,
+        peak memory in MiB and seconds per worker); ``seconds["segmentation"]`` covers the
+        temporal consistency and the measurement too (they run as the frames arrive).
 
     Raises
     ------
@@ -537,12 +539,14 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
                 labels = parallel_segmenter(inp, cfg, report, masks_path=path, scheduler=scheduler, workers=workers)
             else:
                 labels = SEGMENTERS[cfg.segmenter](inp, cfg, report, masks_path=path)
+        arriving = labels
         try:  # the labels are corrected and measured frame by frame, as they arrive from a scheduler
             labels, det = _consistent_and_measured(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
                                                    None if masks_path is None else Path(work) / "consistent.tif",
                                                    progress=report)
         finally:
-            getattr(labels, "close", lambda: None)()  # an unfinished scheduler run stops here
+            getattr(arriving, "close", lambda: None)()  # an unfinished scheduler run stops here
+        workers = _segmentation_workers(arriving)
         t_seg = time.perf_counter() - t0 - t_drift
         state = TrackingState(det, labels, inp.pixel_size, cfg.tune_frames)
         (a, b), *_ = state.blocks
@@ -565,6 +569,7 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
                                scheduler if isinstance(scheduler, str) else "client"),
                            "linker": cfg.linker, "step_scale_px": context.step_scale_px,
                            "n_detections": int(len(det)), "frames_per_second": len(stack) / total,
+                           **({"segmentation_workers": workers} if workers else {}),
                            "masks": "streamed to file" if masks_path is not None else "in memory"})
     result.summary["seconds"].update({"drift": t_drift, "segmentation": t_seg,
                                       "masks": time.perf_counter() - t_masks, "all": total})
@@ -572,6 +577,14 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         result.tables["drift"] = drift
     result.extras["stack"] = stack
     return result
+
+
+def _segmentation_workers(labels: Any) -> dict[str, Any] | None:
+    """Per worker of a scheduler run (chunks, frames, peak memory in MiB, seconds); None without one."""
+    run = getattr(labels, "run", None)
+    if run is None or not run.finished:
+        return None
+    return run.result().summary["workers"]
 
 
 def _consistent_and_measured(labels: Any, drift: pd.DataFrame | None, touch_frames: int, stack: LazyStack,
