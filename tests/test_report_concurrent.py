@@ -59,6 +59,15 @@ def test_a_job_that_fails_here_too_raises_and_leaves_no_scratch(tmp_path):
     assert not scratch.exists() and not (tmp_path / "overlay.png").exists()
 
 
+def test_the_worker_leaves_ctrl_c_and_kills_to_the_caller():
+    """A worker that took Ctrl-C would print its own traceback next to the CLI's one line."""
+    import signal
+
+    with FigureProcess(min_cores=1) as drawer:
+        handlers = [drawer._pool.submit(signal.getsignal, s).result() for s in (signal.SIGINT, signal.SIGTERM)]
+    assert handlers == [signal.SIG_IGN, signal.SIG_DFL]
+
+
 def test_no_worker_on_a_machine_with_fewer_cores_than_asked():
     with FigureProcess(min_cores=10_000) as drawer:
         assert not drawer.concurrent

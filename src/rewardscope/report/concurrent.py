@@ -34,11 +34,18 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+
+def _quiet_worker() -> None:
+    """Initializer: Ctrl-C and a kill are the caller's to report (one line), not the worker's (a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller stops the worker when it is interrupted
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the CLI's handler (inherited by a fork) would print again
 
 
 def _preload(modules: tuple[str, ...]) -> None:
@@ -82,7 +89,7 @@ class FigureProcess:
         self._jobs: list[tuple[str, Future | None, Callable[..., Any] | str, tuple, dict]] = []
         self._pool: ProcessPoolExecutor | None = None
         if enabled and (os.cpu_count() or 1) >= min_cores:
-            self._pool = ProcessPoolExecutor(max_workers=1)
+            self._pool = ProcessPoolExecutor(max_workers=1, initializer=_quiet_worker)
             self._pool.submit(_preload, tuple(preload))
 
     def submitted(self, name: str) -> bool:
