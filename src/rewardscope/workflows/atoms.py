@@ -295,7 +295,8 @@ def find_atoms_batch(images: Iterable[Any], *, config: AtomsConfig | None = None
     not held in memory.
 
     Without ``scheduler`` the images form one chain in this process, each starting from the
-    previous one. With a ``scheduler`` (``"serial"``, ``"local"``, ``"tcp://HOST:PORT"`` or a
+    previous one (an image's finish, the lattice prior, runs in a second thread while the next
+    image's study runs; the results are those of one image after the other). With a ``scheduler`` (``"serial"``, ``"local"``, ``"tcp://HOST:PORT"`` or a
     ``distributed.Client``, :class:`~rewardscope.parallel.Engine`) the first image runs
     here and every later one is a dask task that starts from the *first* image's Pareto set:
     the images are then independent, and serial, local and a cluster give the same results.
