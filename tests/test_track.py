@@ -370,6 +370,8 @@ def test_track_segments_the_frames_as_dask_tasks_same_serial_as_on_a_real_cluste
         remote = track_particles(movie, scheduler=client, **kw)
     pd.testing.assert_frame_equal(serial.tracks, remote.tracks)
     np.testing.assert_array_equal(serial.masks, remote.masks)
+    workers = remote.summary["segmentation_workers"]  # the workers' share, without building the segment result
+    assert sum(w["frames"] for w in workers.values()) == len(movie) and all(w["peak_rss_mib"] > 0 for w in workers.values())
     with pytest.raises(Exception, match="classical"):
         track_particles(movie, scheduler="serial", segmenter="unet", **kw)
 

@@ -293,6 +293,11 @@ class ParallelSegmentation:
         """Whether :meth:`frames` has run to its end (then :meth:`result` can be built)."""
         return self._done is not None
 
+    @property
+    def workers(self) -> dict[str, dict[str, float]]:
+        """Per worker (after :meth:`frames`): ``chunks``, ``frames``, ``peak_rss_mib``, ``seconds``."""
+        return _per_worker(self._done["results"]) if self._done is not None else {}
+
     def result(self, *, masks: np.ndarray | None = None) -> ParticleResult:
         """The run's :class:`ParticleResult` (after :meth:`frames`); ``masks``: the label stack, if kept."""
         from rewardscope.errors import ParameterError
@@ -300,6 +305,18 @@ class ParallelSegmentation:
         if self._done is None:
             raise ParameterError("ParallelSegmentation.result() needs frames() to have run to the end")
         return _particle_result(self, **self._done, masks=masks)
+
+
+def _per_worker(results: list[ChunkResult]) -> dict[str, dict[str, float]]:
+    """Chunks, frames, peak memory (MiB) and seconds of every worker that ran chunks."""
+    per_worker: dict[str, dict[str, float]] = {}
+    for r in results:
+        w = per_worker.setdefault(r.worker, {"chunks": 0, "frames": 0, "peak_rss_mib": 0.0, "seconds": 0.0})
+        w["chunks"] += 1
+        w["frames"] += r.stop - r.start
+        w["peak_rss_mib"] = max(w["peak_rss_mib"], r.peak_rss_mib)
+        w["seconds"] += r.seconds
+    return per_worker
 
 
 def _particle_result(run: ParallelSegmentation, *, results: list[ChunkResult], drift: pd.DataFrame | None,
@@ -317,13 +334,7 @@ def _particle_result(run: ParallelSegmentation, *, results: list[ChunkResult], d
                        ignore_index=True)
     pareto = pd.concat([chosen.table("pareto").assign(frame=0)] + [p for r in results for p in r.pareto],
                        ignore_index=True)
-    per_worker: dict[str, dict[str, float]] = {}
-    for r in results:
-        w = per_worker.setdefault(r.worker, {"chunks": 0, "frames": 0, "peak_rss_mib": 0.0, "seconds": 0.0})
-        w["chunks"] += 1
-        w["frames"] += r.stop - r.start
-        w["peak_rss_mib"] = max(w["peak_rss_mib"], r.peak_rss_mib)
-        w["seconds"] += r.seconds
+    per_worker = _per_worker(results)
     summary = {"workflow": type(run.workflow).__name__,
                "pixel_size_angstrom": pixel_size.angstrom if pixel_size else None,
                **study_summary(chosen.studies["foreground"], cfg.study), **split_summary(chosen, cfg),

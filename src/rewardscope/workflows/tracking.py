@@ -582,9 +582,7 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
 def _segmentation_workers(labels: Any) -> dict[str, Any] | None:
     """Per worker of a scheduler run (chunks, frames, peak memory in MiB, seconds); None without one."""
     run = getattr(labels, "run", None)
-    if run is None or not run.finished:
-        return None
-    return run.result().summary["workers"]
+    return run.workers if run is not None and run.finished else None  # not the whole result: its tables
 
 
 def _consistent_and_measured(labels: Any, drift: pd.DataFrame | None, touch_frames: int, stack: LazyStack,
