@@ -307,3 +307,40 @@ def test_segment_movie_scores_frames_with_the_given_rewards():
     assert "blur" in ts and "overlap" not in ts and not ts["reoptimized"].any()
     assert np.allclose(ts["blur"], 1.0 / ts["sigma_px"])
     assert res.summary["objectives"] == ["blur"] and res.summary["split"] is None
+
+
+
+def _bridging_movie(seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A big lumpy particle; a small pair 8 px apart in frame 0, 1 px apart (the blur joins it) in frames 1-3.
+
+    The lumpy particle's only cut would cross its body, yet its distance-transform
+    dynamic (about 9 px) exceeds the joined pair's (about 7 px): no single depth splits
+    the pair and spares it (the split study on frame 0 cuts it in two).
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:130, :300]
+    lumpy = ((yy - 65) ** 2 + (xx - 110) ** 2 < 50 ** 2) | ((yy - 65) ** 2 + (xx - 174) ** 2 < 40 ** 2)
+    frames, truths = [], []
+    for gap in (8.0, 1.0, 1.0, 1.0):
+        a = (yy - 30) ** 2 + (xx - 240) ** 2 < 10 ** 2
+        b = (yy - 30) ** 2 + (xx - 260 - gap) ** 2 < 10 ** 2
+        truth = a.astype(int) + 2 * b + 3 * lumpy
+        speckle = ndi.gaussian_filter(rng.normal(size=yy.shape), 1.2)
+        frames.append(1.0 - 0.6 * (truth > 0) + 0.05 * speckle / speckle.std() + rng.normal(0, 0.1, yy.shape))
+        truths.append(truth)
+    return np.stack(frames), truths
+
+
+def test_the_neck_rule_splits_a_pair_the_blur_joins_and_leaves_a_lumpy_particle_whole():
+    """split_rule="necks" (tracking's default): each region is split at its necks only, on every frame."""
+    movie, truths = _bridging_movie()
+    res = segment_movie(movie, trials=12, drift=False, split_rule="necks", sigma_range_px=(1.5, 3.0), seed=0)
+    labels = np.asarray(res.labels)
+    for f, truth in enumerate(truths):
+        assert labels[f].max() == 3, f"frame {f}: {labels[f].max()} particles"
+        for k in (1, 2, 3):  # each true particle is one label, and its label covers it
+            found = np.bincount(labels[f][truth == k]).argmax()
+            assert found > 0 and mask_iou(labels[f] == found, truth == k) > 0.8
+    assert res.summary["split"] == {"rule": "necks", "split_depth_px": 1.0, "split_necks": True}
+    joined = classical.run(classical.prepare(movie[1]), {"sigma_px": 2.0})
+    assert joined.labels.max() == 2  # without a split, the blur joins the pair

@@ -345,6 +345,17 @@ def test_a_particle_cut_by_the_edge_keeps_its_track_when_its_visible_part_jumps(
                                           merge_distance_px=None)).tracks.track_id.nunique() == 3
 
 
+
+def test_a_particle_in_a_corner_keeps_its_track_when_its_visible_part_jumps_along_both_axes():
+    """A stage jump in a corner: the visible part grows 33 -> 147 px and its centroid moves (5, 6.5) px."""
+    rows = [dict(_row(f, -25.9, 505.1, area=33.0), touches_border=True) for f in range(3)]
+    rows += [dict(_row(f, -21.0, 511.5, area=147.0), touches_border=True) for f in range(3, 6)]
+    rows += [dict(_row(f, 40.0, 30.0, area=300.0, label=2), touches_border=False) for f in range(6)]
+    linked = link_tracks(pd.DataFrame(rows), LinkParams(max_displacement_px=1.0, gap_frames=0, area_weight=1.0,
+                                                        merge_distance_px=None))
+    assert linked.tracks.track_id.nunique() == 2 and linked.events.empty
+
+
 def test_the_linking_study_spreads_its_frames_over_the_movie():
     from rewardscope.workflows.tracking import tune_blocks
 

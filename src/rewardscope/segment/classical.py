@@ -156,7 +156,9 @@ def run(state: ClassicalState, params: Mapping[str, Any], *, min_area_px: float 
         the smoothed image, e.g. 0.5 on a network's probability; absent or None: Otsu's
         level) and ``split_depth_px`` (pixels; touching particles are split where each
         side reaches this much further from the background than the neck between them;
-        absent or None: no split).
+        absent or None: no split); ``split_necks`` (bool, default False): cut each region only
+        at necks, from that depth up (:func:`~rewardscope.segment.postprocess.split_touching`'s
+        ``necks_only``).
     min_area_px : float
         Regions smaller than this (pixels) are dropped as speckle.
 
@@ -179,6 +181,7 @@ def run(state: ClassicalState, params: Mapping[str, Any], *, min_area_px: float 
     n_split, cut_px = 0, 0
     depth = params.get("split_depth_px")
     if depth is not None:
-        labels, n_split, cut_px = split_touching(labels, depth_px=float(depth))
+        labels, n_split, cut_px = split_touching(labels, depth_px=float(depth),
+                                                 necks_only=bool(params.get("split_necks", False)))
     return Segmentation(smoothed=smoothed, threshold=threshold, foreground=foreground, labels=labels,
                         params=dict(params), n_split=n_split, cut_px=cut_px)

@@ -15,7 +15,10 @@ smaller piece's equivalent diameter. A cut across a narrow neck (two particles t
 touch, or that the smoothing bridged) separates particles and costs nothing; a cut
 across a wide waist halves one particle. The split study's ``cuts`` reward
 (:func:`~rewardscope.rewards.particles.cut_fraction`) counts these, so it opposes
-cutting bodies, not cutting necks.
+cutting bodies, not cutting necks. With ``necks_only`` the same test decides per region:
+the region is cut at the shallowest depth whose cuts are all necks. One depth for a whole
+movie cannot be right when a bridged pair needs a shallow one and an irregular particle
+elsewhere a deep one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ from skimage.segmentation import watershed
 CONVEX_SOLIDITY = 0.95
 #: A cut wider than this times the smaller piece's equivalent diameter goes through a body, not a neck.
 NECK_RATIO = 0.5
+#: ``necks_only`` splits try depths growing by this factor until every cut is a neck.
+NECK_LADDER = 1.5
+#: ``necks_only``: a cut narrower than this times the smaller piece's equivalent diameter is a neck (a waist
+#: clearly narrower than the pieces; a cut through a lumpy particle is about as wide as its smaller piece or wider).
+NECK_SPLIT_RATIO = 0.75
 
 
 def clean_labels(mask: np.ndarray, *, min_area_px: float = 0.0) -> np.ndarray:
@@ -134,11 +142,25 @@ def _split_region(region: np.ndarray, depth_px: float) -> np.ndarray | None:
     return watershed(-dist, markers, mask=region)
 
 
-def _body_cut_pixels(labels: np.ndarray) -> int:
+def _neck_split(region: np.ndarray, depth_px: float) -> np.ndarray | None:
+    """Pieces at the shallowest depth >= ``depth_px`` (steps of NECK_LADDER) cut only at necks, or None."""
+    dist = ndi.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+    depth = float(depth_px)
+    while True:
+        markers, n = ndi.label(h_maxima(dist, depth))
+        if n < 2:
+            return None
+        pieces = watershed(-dist, markers, mask=region)
+        if _body_cut_pixels(pieces, ratio=NECK_SPLIT_RATIO) == 0:
+            return pieces
+        depth *= NECK_LADDER
+
+
+def _body_cut_pixels(labels: np.ndarray, *, ratio: float = NECK_RATIO) -> int:
     """Contact pixels (right or below neighbours of another non-zero label) of the body cuts.
 
-    A pair of pieces counts its contact length only when that is wider than
-    :data:`NECK_RATIO` times the smaller piece's equivalent diameter.
+    A pair of pieces counts its contact length only when that is wider than ``ratio``
+    (default :data:`NECK_RATIO`) times the smaller piece's equivalent diameter.
 
     Examples
     --------
@@ -155,12 +177,12 @@ def _body_cut_pixels(labels: np.ndarray) -> int:
     if not len(pairs):
         return 0
     diameter = np.sqrt(4 * np.bincount(labels.ravel()) / np.pi)
-    body = length > NECK_RATIO * np.minimum(diameter[pairs[:, 0]], diameter[pairs[:, 1]])
+    body = length > ratio * np.minimum(diameter[pairs[:, 0]], diameter[pairs[:, 1]])
     return int(length[body].sum())
 
 
-def split_touching(labels: np.ndarray, *, depth_px: float,
-                   min_solidity: float = CONVEX_SOLIDITY) -> tuple[np.ndarray, int, int]:
+def split_touching(labels: np.ndarray, *, depth_px: float, min_solidity: float = CONVEX_SOLIDITY,
+                   necks_only: bool = False) -> tuple[np.ndarray, int, int]:
     """Split touching particles by a distance-transform watershed.
 
     Parameters
@@ -171,6 +193,11 @@ def split_touching(labels: np.ndarray, *, depth_px: float,
         Smallest dynamic of a distance-transform maximum that seeds its own particle, pixels.
     min_solidity : float
         Regions with solidity at or above this are left whole.
+    necks_only : bool
+        Each region is cut at the shallowest depth, from ``depth_px`` up in steps of
+        :data:`NECK_LADDER`, whose cuts all go through necks (narrower than
+        :data:`NECK_SPLIT_RATIO` times the smaller piece's equivalent diameter), or left
+        whole when there is none: the depth is chosen per region, not one for all.
 
     Returns
     -------
@@ -189,6 +216,16 @@ def split_touching(labels: np.ndarray, *, depth_px: float,
     >>> out, n_split, _ = split_touching(pair.astype(int), depth_px=3.0)
     >>> int(out.max()), n_split
     (2, 1)
+
+    With ``necks_only``, a pair joined by a narrow neck is cut there and a lumpy particle,
+    whose only cut would cross its body, is left whole, from the same shallow depth:
+
+    >>> narrow = ((yy - 20) ** 2 + (xx - 20) ** 2 < 225) | ((yy - 20) ** 2 + (xx - 49) ** 2 < 225)
+    >>> lumpy = ((yy - 20) ** 2 + (xx - 30) ** 2 < 225) | ((yy - 20) ** 2 + (xx - 50) ** 2 < 81)
+    >>> [split_touching(m.astype(int), depth_px=1.0)[1:] for m in (narrow, lumpy)]  # (n_split, body cut px)
+    [(1, 0), (1, 13)]
+    >>> [split_touching(m.astype(int), depth_px=1.0, necks_only=True)[1:] for m in (narrow, lumpy)]
+    [(1, 0), (0, 0)]
     """
     if not np.isfinite(depth_px) or depth_px <= 0:
         from rewardscope.errors import ParameterError
@@ -202,7 +239,7 @@ def split_touching(labels: np.ndarray, *, depth_px: float,
     for k in np.flatnonzero((area >= 16) & (solidity < min_solidity)):
         window = out[slices[k]]
         region = window == k + 1
-        pieces = _split_region(region, depth_px)
+        pieces = (_neck_split if necks_only else _split_region)(region, depth_px)
         if pieces is None:
             continue
         for j in range(2, int(pieces.max()) + 1):

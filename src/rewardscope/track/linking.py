@@ -242,8 +242,10 @@ def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: li
     one frame to the next: its visible area and centroid jump by up to its radius, beyond
     any cut-off that keeps the interior's links right. A track ending at the edge without
     children and a track starting at the edge in the next frame without parents, closer
-    than ``step_px`` plus the larger particle's equivalent radius, are one particle (pairs
-    taken nearest first, each track once).
+    than ``step_px`` plus twice the larger visible part's equivalent radius, are one
+    particle (pairs taken nearest first, each track once). Twice: a cut particle's visible
+    part is smaller than the particle (half a disc of radius R has the equivalent radius
+    0.71 R), and in a corner its centroid moves along both axes.
     """
     frames = det["frame"].to_numpy(int)
     xy = det[pos].to_numpy(float)
@@ -266,7 +268,7 @@ def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: li
         if not edge[i] or t in parenting:
             continue
         cands = [u for u in starts.get(int(frames[i]) + 1, []) if u != t and u not in rename]
-        dist = [np.hypot(*(xy[first[u]] - xy[i])) - max(radius[i], radius[first[u]]) for u in cands]
+        dist = [np.hypot(*(xy[first[u]] - xy[i])) - 2 * max(radius[i], radius[first[u]]) for u in cands]
         if not cands or min(dist) > step_px:
             continue
         u = cands[int(np.argmin(dist))]

@@ -97,17 +97,21 @@ class Chosen:
         The labels at the chosen parameters (after the optional split).
     studies : dict of str to StudyResult
         ``"foreground"`` (when known) and ``"split"`` (when the split study ran).
+    fixed_split : dict, optional
+        The split parameters when no study chose them (``split_rule="necks"``).
     """
 
     output: Segmentation
     studies: dict[str, StudyResult] = field(default_factory=dict)
+    fixed_split: dict[str, Any] | None = None
 
     @property
     def params(self) -> dict[str, Any]:
-        """``sigma_px`` and ``split_depth_px`` (None without a split)."""
+        """``sigma_px`` and ``split_depth_px`` (None without a split), and ``split_necks`` by the neck rule."""
         params = dict(self.studies["foreground"].best_params)
         split = self.studies.get("split")
         params["split_depth_px"] = split.best_params["split_depth_px"] if split is not None else None
+        params.update(self.fixed_split or {})
         return params
 
     @property
@@ -177,7 +181,14 @@ class ForegroundWorkflow(Workflow):
 
     def split(self, output: Segmentation, *, warm: Mapping[str, Any] | None = None,
               progress: ProgressCallback = silent) -> Chosen:
-        """The split study on a chosen foreground (skipped without concave regions or with ``split_trials=0``)."""
+        """The split study on a chosen foreground (skipped without concave regions or with ``split_trials=0``).
+
+        With ``split_rule="necks"`` no study: every region is cut at its necks only, from the
+        depth range's low end up (also on a movie's later frames, through :attr:`Chosen.params`).
+        """
+        if self.config.split_rule == "necks":
+            fixed = {"split_depth_px": self.config.split_depth_range_px[0], "split_necks": True}
+            return Chosen(self.splitter.run(output, fixed), fixed_split=fixed)
         if self.config.split_trials <= 0 or not _has_concave_region(output.labels):
             return Chosen(output)
         depth = warm.get("split_depth_px") if warm else None
@@ -193,7 +204,7 @@ class ForegroundWorkflow(Workflow):
         fg = optimize(self, None, self.study_settings(settings), state=state, progress=progress,
                       warm_start=[{k: warm[k] for k in tunable}] if warm and tunable else None)
         chosen = self.split(fg.output, warm=warm, progress=progress)
-        return Chosen(chosen.output, {"foreground": fg.study, **chosen.studies})
+        return Chosen(chosen.output, {"foreground": fg.study, **chosen.studies}, fixed_split=chosen.fixed_split)
 
     def finish(self, output: Segmentation, *, state: ClassicalState, inp: Input,
                progress: ProgressCallback) -> tuple[Chosen, dict[str, Any]]:
@@ -204,7 +215,7 @@ class ForegroundWorkflow(Workflow):
     def to_result(self, output: Chosen, *, study: StudyResult, inp: Input,
                   summary: dict[str, Any]) -> ParticleResult:
         """Particles table, label image, both stages' trials and Pareto points."""
-        chosen = Chosen(output.output, {"foreground": study, **output.studies})
+        chosen = Chosen(output.output, {"foreground": study, **output.studies}, fixed_split=output.fixed_split)
         seg = chosen.output
         particles = measure_particles(seg.labels, inp.image, pixel_size=inp.pixel_size)
         summary.update(segmentation_summary(self.config, self.context, inp.pixel_size, model=self.model_label))
@@ -236,9 +247,12 @@ class SplitWorkflow(Workflow):
 
     def run(self, state: Segmentation, params: dict[str, Any]) -> Segmentation:
         """Split the state's regions at this depth."""
-        labels, n_split, cut_px = split_touching(state.labels, depth_px=float(params["split_depth_px"]))
+        necks = bool(params.get("split_necks", False))
+        labels, n_split, cut_px = split_touching(state.labels, depth_px=float(params["split_depth_px"]),
+                                                 necks_only=necks)
         return replace(state, labels=labels, n_split=n_split, cut_px=cut_px,
-                       params={**state.params, "split_depth_px": float(params["split_depth_px"])})
+                       params={**state.params, "split_depth_px": float(params["split_depth_px"]),
+                               **({"split_necks": True} if necks else {})})
 
     def describe(self, output: Segmentation) -> dict[str, float]:
         """Particle count and number of regions cut."""
@@ -291,6 +305,8 @@ def segmentation_summary(config: SegmentConfig, context: ParticleRewardContext, 
 def split_summary(chosen: Chosen, config: SegmentConfig) -> dict[str, Any]:
     """``{"split": ...}``: the split study in the one summary schema, or None when it was skipped."""
     study = chosen.studies.get("split")
+    if chosen.fixed_split is not None:
+        return {"split": {"rule": "necks", **chosen.fixed_split}}
     return {"split": study_summary(study, config.split_settings()) if study is not None else None}
 
 

@@ -54,6 +54,10 @@ class SegmentConfig(BaseModel):
                                  "re-optimizations use the same sampler, rule and seed.")
     split_trials: int = Field(16, ge=0, le=10_000, description="Trials of the split study (0: do not split "
                               "touching particles).")
+    split_rule: Literal["study", "necks"] = Field("study", description="How touching particles are split: study "
+                                                 "(one watershed depth, chosen by the split study's rewards) or "
+                                                 "necks (no study: each region is cut at the shallowest depth, "
+                                                 "from the range's low end up, whose cuts all cross necks).")
     sigma_range_px: tuple[float, float] = Field((0.5, 16.0), description="Search range of the Gaussian width, px.")
     split_depth_range_px: tuple[float, float] = Field((1.0, 16.0), description="Search range of the watershed "
                                                       "split depth, px.")

@@ -36,8 +36,11 @@ class TrackConfig(BaseModel):
     segmenter: Literal["classical", "autoencoder", "unet"] = Field(
         "classical", description="Per-frame segmentation: classical (label-free, optimized threshold pipeline), "
         "autoencoder (your model, --model) or unet (shipped weights or --model); ignored with masks.")
-    segment: SegmentConfig = Field(default_factory=SegmentConfig, description="Settings of the per-frame "
-                                   "segmenter, its model file in network (its own drift step is not used).")
+    segment: SegmentConfig = Field(default_factory=lambda: SegmentConfig(split_rule="necks"),
+                                   description="Settings of the per-frame segmenter, its model file in network "
+                                   "(its own drift step is not used); touching particles are split at necks "
+                                   "(split_rule=necks: no single depth suits a movie's bridged pairs and its "
+                                   "lumpy particles alike).")
     drift: bool = Field(True, description="Measure stage drift and link on drift-corrected positions.")
     linker: Literal["lap", "overlap"] = Field("lap", description="lap: laptrack LapTrack on centroid + area "
                                               "features, cut-offs tuned; overlap: laptrack OverLapTrack on mask "
