@@ -184,12 +184,15 @@ class ForegroundWorkflow(Workflow):
         """The split study on a chosen foreground (skipped without concave regions or with ``split_trials=0``).
 
         With ``split_rule="necks"`` no study: every region is cut at its necks only, from the
-        depth range's low end up (also on a movie's later frames, through :attr:`Chosen.params`).
+        depth range's low end up (also on a movie's later frames, through :attr:`Chosen.params`);
+        ``split_trials=0`` still means no split.
         """
+        if self.config.split_trials <= 0:
+            return Chosen(output)
         if self.config.split_rule == "necks":
             fixed = {"split_depth_px": self.config.split_depth_range_px[0], "split_necks": True}
             return Chosen(self.splitter.run(output, fixed), fixed_split=fixed)
-        if self.config.split_trials <= 0 or not _has_concave_region(output.labels):
+        if not _has_concave_region(output.labels):
             return Chosen(output)
         depth = warm.get("split_depth_px") if warm else None
         opt = optimize(self.splitter, output, self.config.split_settings(),

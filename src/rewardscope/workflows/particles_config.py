@@ -53,7 +53,7 @@ class SegmentConfig(BaseModel):
                                  "width): trials, sampler, selection rule, seed; the split study and "
                                  "re-optimizations use the same sampler, rule and seed.")
     split_trials: int = Field(16, ge=0, le=10_000, description="Trials of the split study (0: do not split "
-                              "touching particles).")
+                              "touching particles, by either split_rule).")
     split_rule: Literal["study", "necks"] = Field("study", description="How touching particles are split: study "
                                                  "(one watershed depth, chosen by the split study's rewards) or "
                                                  "necks (no study: each region is cut at the shallowest depth, "
