@@ -42,15 +42,35 @@ def make_config(model: type[M], base: M | None = None, **overrides: Any) -> M:
 
     A config that nests ``study`` settings (:class:`~rewardscope.optimize.StudySettings`)
     takes their fields as plain overrides too: ``make_config(AtomsConfig, trials=7)``.
+
+    A mapping given for a nested config model changes only the fields it names; the
+    others keep the base's (or the field's default) values:
+
+    >>> from rewardscope.workflows.tracking_config import TrackConfig
+    >>> seg = make_config(TrackConfig, segment={"study": {"trials": 12}}).segment
+    >>> seg.study.trials, seg.split_rule  # the tracker's default split rule is kept
+    (12, 'necks')
     """
-    data = (base or model()).model_dump()
-    data.update(_route_study_settings(model, data, overrides))
+    instance = base or model()
+    data = _merged(instance, instance.model_dump(), _route_study_settings(model, instance.model_dump(), overrides))
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         parts = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']} (got {e.get('input')!r})"
                  for e in exc.errors()]
         raise ParameterError("; ".join(parts)) from None
+
+
+def _merged(instance: BaseModel, data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (``instance`` dumped) with ``overrides``; a mapping for a nested model merges into its fields."""
+    out = dict(data)
+    for key, value in overrides.items():
+        current = getattr(instance, key, None)
+        if isinstance(value, dict) and isinstance(current, BaseModel) and isinstance(out.get(key), dict):
+            out[key] = _merged(current, out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _route_study_settings(model: type[BaseModel], data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
