@@ -319,9 +319,10 @@ def write_report(args, table, sim, glob, win):
                   "segment_consistency_measure_s: the segmentation with the client's temporal consistency and "
                   "measurement, which consume each label frame as it arrives; linking_s: the linking study and the "
                   "linking of every frame (in the client, after the last frame); masks_s: the track-id masks "
-                  "written to TIFF. client_peak_rss_mib: the calling process's peak resident set, which counts "
-                  "the pages of the memory-mapped label TIFFs it has read (file pages the system can drop; the "
-                  "traced allocations do not grow with the movie's length: tests/test_track_memory.py); "
+                  "written to TIFF. client_peak_rss_mib: the calling process's peak resident set (its label TIFFs "
+                  "are read and written with plain file I/O, rewardscope.io.frames, not memory maps, whose pages "
+                  "stayed resident: 12.2 GiB at 2000 frames before; the traced allocations do not grow with the "
+                  "movie's length either: tests/test_track_memory.py); "
                   "peak_rss_mib_per_worker: the dask workers (none without a scheduler). scaling_efficiency: "
                   "fps(2) / (2 fps(1)) of the whole call, whose drift, linking and masks run in the client.", ""]
     (RESULTS / "scale.md").write_text("\n".join(lines))

@@ -20,10 +20,12 @@ def movie() -> np.ndarray:
     return np.random.default_rng(0).random((6, 24, 40)).astype(np.float32)
 
 
-def test_tiff_is_memory_mapped_and_calibrated(tmp_path, movie):
+def test_tiff_is_read_frame_by_frame_and_calibrated(tmp_path, movie):
+    from rewardscope.io.frames import FileFrames
+
     path = write_tiff(tmp_path / "m.tif", movie, pixel_size=Length(0.5, "A"))
     stack = open_stack(path)
-    assert isinstance(stack._source, np.memmap)
+    assert isinstance(stack._source, FileFrames)  # plain reads of the contiguous pixels, no memory map
     assert stack.shape == (6, 24, 40) and len(stack) == 6 and stack.frame_shape == (24, 40)
     assert stack.pixel_size.angstrom == pytest.approx(0.5)
     np.testing.assert_array_equal(stack[4], movie[4])

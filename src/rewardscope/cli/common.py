@@ -62,14 +62,14 @@ def save_movie_result(result: Any, tmp: Path, source: Path, figures: Callable[..
 
     ``figures(result, folder, masks=...)`` draws them; default: the particle figures of ``segment``.
     """
-    import tifffile
+    from rewardscope.io.frames import tiff_frames
 
     if figures is None:
         from rewardscope.report.particles import save_particle_figures as figures
 
     result.summary["input"] = str(source)
     result.save(tmp)
-    masks = tifffile.memmap(tmp / "masks.tif", mode="r")
+    masks = tiff_frames(tmp / "masks.tif")
     figures(result, tmp, masks=masks)
     del masks
     return result

@@ -1,8 +1,10 @@
 """Lazy, frame-by-frame access to movies that may be larger than memory.
 
 :func:`open_stack` returns a :class:`LazyStack`: ``len``, ``shape``, ``pixel_size`` and
-``stack[i]`` (one 2-D float32 frame read on demand). TIFF files are memory-mapped when
-their pixels are stored contiguously and otherwise read through tifffile's zarr store;
+``stack[i]`` (one 2-D float32 frame read on demand). TIFF files are read frame by frame
+with plain file reads when their pixels are stored contiguously
+(:func:`~rewardscope.io.frames.tiff_frames`; a memory map would leave every frame read in
+the process's resident memory) and otherwise through tifffile's zarr store;
 ``.npy`` files are memory-mapped; ``.zarr`` folders are opened with zarr. Other formats
 (dm4, emd, png, ...) are read whole by :func:`rewardscope.io.read_image`, because their
 readers have no lazy mode. We write this small layer ourselves because dask would add a
@@ -26,6 +28,7 @@ import tifffile
 
 from rewardscope.errors import FileFormatError, ImageShapeError, ImageValueError, InputError
 from rewardscope.io.capture import read_guard
+from rewardscope.io.frames import tiff_frames
 from rewardscope.io.read import TIFF_SUFFIXES, _length_or_none, check_exists, check_npy, check_signal, read_image
 from rewardscope.io.validate import MIN_SIDE_PX
 from rewardscope.io.write import TiffStackWriter
@@ -200,7 +203,7 @@ def _open_tiff(path: Path) -> tuple[Any, Length | None, Callable[[], None] | Non
         if tif.fei_metadata:
             pixel_size = read_image(path).pixel_size  # FEI files are single images
         try:
-            source: Any = tifffile.memmap(path, mode="r")
+            source: Any = tiff_frames(path)  # plain reads, not a memory map: no resident pages left behind
         except ValueError:  # compressed or tiled: go through the zarr store
             import zarr
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
+from rewardscope.io.frames import FrameFile
 from rewardscope.units import Length
 
 
@@ -127,8 +128,9 @@ class TiffStackWriter:
     """Write a movie frame by frame to an ImageJ TIFF with its pixel size (memory: one frame).
 
     The file is laid out at once (uncompressed, contiguous: memory-mappable) and each
-    :meth:`write` fills the next frame, so movies larger than memory can be written as
-    they are produced.
+    :meth:`write` fills the next frame with plain file I/O (:mod:`rewardscope.io.frames`:
+    the written frames do not stay in the process's memory), so movies larger than memory
+    can be written as they are produced.
 
     Parameters
     ----------
@@ -160,22 +162,26 @@ class TiffStackWriter:
         self.shape = tuple(int(v) for v in shape)
         if len(self.shape) != 3:
             raise ValueError(f"shape must be (frames, rows, cols), got {shape}")
-        self._data: np.memmap | None = tifffile.memmap(self.path, shape=self.shape, dtype=np.dtype(dtype),
-                                                       imagej=True, **imagej_options(pixel_size, stack=True))
+        layout = tifffile.memmap(self.path, shape=self.shape, dtype=np.dtype(dtype), imagej=True,
+                                 **imagej_options(pixel_size, stack=True))  # header and size only: no page touched
+        offset, file_dtype = int(layout.offset), layout.dtype
+        del layout
+        self._data: FrameFile | None = FrameFile(self.path, offset=offset, frame_shape=self.shape[1:],
+                                                 dtype=file_dtype)
         self.written = 0
 
     def write(self, frame: np.ndarray) -> None:
         """Store the next frame, shape (rows, cols), cast to the writer's dtype."""
         if self._data is None or self.written >= self.shape[0]:
             raise ValueError(f"{self.path.name}: all {self.shape[0]} frames are written, or the file is closed")
-        self._data[self.written] = frame
+        self._data.write(self.written, frame)
         self.written += 1
 
     def close(self) -> None:
-        """Flush the frames to disk; an error if fewer frames were written than announced."""
+        """Close the file; an error if fewer frames were written than announced."""
         if self._data is None:
             return
-        self._data.flush()
+        self._data.close()
         self._data = None
         if self.written != self.shape[0]:
             raise ValueError(f"{self.path.name}: {self.written} frames written, {self.shape[0]} announced")
@@ -187,5 +193,5 @@ class TiffStackWriter:
         if exc_type is None:
             self.close()
         elif self._data is not None:  # keep the original error; the partial file is the caller's to remove
-            self._data.flush()
+            self._data.close()
             self._data = None

@@ -131,12 +131,12 @@ def _segment_config(config: TrackConfig) -> Any:
 
 
 def _labels(result: Any, masks_path: Path | None) -> Any:
-    """A segmentation result's label stack: in memory, or the TIFF it streamed to ``masks_path``, memory-mapped."""
+    """A segmentation result's label stack: in memory, or the TIFF it streamed to ``masks_path``, read per frame."""
     if masks_path is None:
         return np.asarray(result.arrays["masks"])
-    import tifffile
+    from rewardscope.io.frames import tiff_frames
 
-    return tifffile.memmap(masks_path, mode="r")
+    return tiff_frames(masks_path)
 
 
 def parallel_segmenter(movie: Input, config: TrackConfig, progress: ProgressCallback, *,
@@ -622,9 +622,9 @@ def _consistent_and_measured(labels: Any, drift: pd.DataFrame | None, touch_fram
         return labels, det
     if path is None:
         return sink.stack, det
-    import tifffile
+    from rewardscope.io.frames import tiff_frames
 
-    return tifffile.memmap(path, mode="r"), det
+    return tiff_frames(path), det
 
 
 def _drift(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback) -> pd.DataFrame | None:
