@@ -23,6 +23,7 @@ Each chunk also reports its worker's peak memory (``summary["workers"]``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import time
@@ -82,7 +83,16 @@ class ChunkResult:
 
 
 def _peak_rss_mib() -> float:
-    """This process's peak resident memory, MiB (Linux reports KiB)."""
+    """This process's own peak resident memory, MiB.
+
+    Linux's ``VmHWM``: ``ru_maxrss`` of a process started by another one begins at the
+    starter's peak (the kernel keeps the larger of the two across ``exec``), so a worker
+    spawned by a large process would report that process's memory. ``ru_maxrss`` elsewhere.
+    """
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        with open("/proc/self/status") as status:
+            line = next(row for row in status if row.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
