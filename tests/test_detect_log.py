@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from skimage.feature import blob_log
 from skimage.feature.blob import _compute_disk_overlap
@@ -119,3 +120,17 @@ def test_bad_inputs():
         find_blobs(SPACE, min_sigma=1, max_sigma=2, num_sigma=0, threshold=0.1, overlap=0.5)
     with pytest.raises(ParameterError, match="floor"):
         find_blobs(SPACE, min_sigma=1, max_sigma=2, num_sigma=3, threshold=0.001, overlap=0.5)
+
+
+def test_levels_made_on_demand_equal_every_level_made_up_front():
+    lazy = prepare_scale_space(IMG, sigmas=sigma_grid(0.5, 5.0, ratio=1.02), floor=0.01)
+    eager = prepare_scale_space(IMG, sigmas=sigma_grid(0.5, 5.0, ratio=1.02), floor=0.01, lazy=False)
+    assert lazy.n_made == 0 and eager.n_made == len(eager.sigmas)
+    params = {"min_sigma": 1.0, "max_sigma": 3.0, "num_sigma": 5, "threshold": 0.05, "overlap": 0.5}
+    a, b = find_blobs(lazy, **params), find_blobs(eager, **params)
+    assert lazy.n_made == 5 and len(a) > 0
+    pd.testing.assert_frame_equal(a, b)
+    k = int(lazy.level_indices(np.array([2.0]))[0])
+    np.testing.assert_array_equal(lazy._response[k], eager._response[k])
+    np.testing.assert_array_equal(lazy.response, eager.response)  # reading the stack makes every level
+    assert lazy.n_made == len(lazy.sigmas)

@@ -76,7 +76,7 @@ def test_unit_slip_warns_before_any_work_and_strict_fails_at_once():
     with warnings.catch_warnings(record=True) as record, pytest.raises(RuntimeError):
         warnings.simplefilter("always")
         find_atoms(YBCO.image, lattice="ybco-100", pixel_size="35nm", trials=50, progress=first_stage)
-    assert seen == ["LoG scale space"]
+    assert seen == ["optimizing (tpe)"]
     assert len(_plausibility_warnings(record)) == 1  # warned before the first stage began
 
 

@@ -149,13 +149,14 @@ def test_drift_reports_both_passes_and_alignment():
     assert first.calls[-1] == ("drift: template pass", 6, 6)
 
 
-def test_find_atoms_reports_preparation_trials_and_refinement():
+def test_find_atoms_reports_trials_and_refinement():
+    """The scale space has no stage of its own: its levels are made in the trials that need them."""
     from rewardscope.workflows.atoms import find_atoms
 
     sim = simulate_haadf("srtio3-001", size=64, noise=0.1, seed=0)
     rec = Recorder()
     find_atoms(sim.image, lattice="srtio3-001", pixel_size="0.35A", trials=12, lattice_prior=False, progress=rec)
-    assert rec.stages() == ["LoG scale space", "LoG candidates", "optimizing (tpe)", "Gaussian refinement"]
+    assert rec.stages() == ["optimizing (tpe)", "Gaussian refinement"]
     trials = [d for s, d, _ in rec.calls if s == "optimizing (tpe)"]
     assert trials == list(range(13))
     prior = Recorder()
@@ -189,7 +190,7 @@ def test_atoms_cli_logs_every_stage_in_order_when_not_a_terminal(tmp_path):
     assert rc == 0, lines
     stages = [LINE.match(line).group("stage") for line in lines if LINE.match(line)]
     order = list(dict.fromkeys(stages))
-    assert order[:4] == ["LoG scale space", "LoG candidates", "optimizing (tpe)", "lattice prior"]  # the default
+    assert order[:2] == ["optimizing (tpe)", "lattice prior"]  # the default
     trial_lines = [line for line in lines if re.search(r"optimizing \(tpe\): \d+/100 trials", line)]
     assert len(trial_lines) >= 10 and "100/100 trials (100 %)" in trial_lines[-1]
     assert any("optimizing (tpe): started, 100 trials" in line for line in lines)

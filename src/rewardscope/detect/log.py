@@ -5,12 +5,13 @@ optimizer tries hundreds of (min_sigma, max_sigma, num_sigma, threshold, overlap
 one image, that filtering is nearly all of the cost and it is the same every time. So we
 split blob_log in two:
 
-* :func:`prepare_scale_space` (once per image): the scale-normalized response
+* :func:`prepare_scale_space` (once per image): a :class:`ScaleSpace` on a fine geometric
+  grid of sigmas covering the whole search range. Each level, made the first time a trial
+  needs it (a study uses about half of them), holds the scale-normalized response
   ``-sigma^2 * LoG`` (:func:`scale_normalized_log`: exactly ``scipy.ndimage.gaussian_laplace``'s
-  sampled kernels, applied in the DCT domain) on a fine geometric grid of
-  sigmas covering the whole search range, the 3 x 3 maximum of every level
+  sampled kernels, applied in the DCT domain), its 3 x 3 maximum
   (:func:`max3x3`, equal to ``scipy.ndimage.maximum_filter(size=3, mode="nearest")``)
-  and, per level, its in-plane local maxima above a floor (the candidates) with their
+  and its in-plane local maxima above a floor (the candidates) with their
   sub-pixel positions (parabolic fit on that level, :mod:`.refine`);
 * :func:`find_blobs` (per trial, milliseconds): the trial's ``linspace(min_sigma,
   max_sigma, num_sigma)`` is snapped to the nearest cached levels, a candidate is a
@@ -37,6 +38,8 @@ depends on the order of its pair set); positions are sub-pixel.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,7 +64,13 @@ BLOB_COLUMNS = ["x", "y", "sigma", "intensity", "response"]
 
 @dataclass
 class ScaleSpace:
-    """Precomputed LoG scale space of one image (the parameter-independent state).
+    """LoG scale space of one image (the parameter-independent state), each level made when first asked for.
+
+    A study seldom asks for every level (a 200-trial LoG* study on a 256 px frame uses about
+    47 of its 85), so a level's response, 3 x 3 maximum and candidates are computed on the
+    first :meth:`ensure` that names it, from the image's DCT kept here; the numbers are
+    those of computing every level up front. The arrays are allocated once for every
+    level, so memory is only touched for the levels made.
 
     Attributes
     ----------
@@ -69,28 +78,37 @@ class ScaleSpace:
         The image min-max scaled to [0, 1] (thresholds refer to this scale).
     sigmas : numpy.ndarray, shape (n_levels,)
         Cached sigmas, pixels, increasing.
-    response : numpy.ndarray, shape (n_levels, rows, cols), float32
-        ``-sigma^2 * LoG(image)`` at each sigma.
-    local_max : numpy.ndarray, shape (n_levels, rows, cols), float32
-        3 x 3 maximum filter of each response level.
-    candidates : list of (numpy.ndarray, ...)
-        Per level: flat indices, responses, and sub-pixel x and y (parabolic fit on that
-        level, done once here rather than in every trial) of its in-plane local maxima
-        above ``floor``, off the outermost pixel rows and columns (mirror-axis maxima of
-        the reflecting boundary, see the module docstring).
     floor : float
         Lowest threshold the candidates support.
     smoothed : numpy.ndarray, shape (rows, cols)
         3 x 3 mean of the scaled image (for the ``intensity`` column).
+    coefficients : numpy.ndarray, shape (rows, cols), float32
+        DCT-II (orthonormal) of ``image``: every level is made from it (:func:`scale_normalized_log`).
+    response : numpy.ndarray, shape (n_levels, rows, cols), float32
+        ``-sigma^2 * LoG(image)`` at each sigma (reading it makes every level).
+    local_max : numpy.ndarray, shape (n_levels, rows, cols), float32
+        3 x 3 maximum filter of each response level (reading it makes every level).
+    candidates : list of (numpy.ndarray, ...)
+        Per level: flat indices, responses, and sub-pixel x and y (parabolic fit on that
+        level, done once here rather than in every trial) of its in-plane local maxima
+        above ``floor``, off the outermost pixel rows and columns (mirror-axis maxima of
+        the reflecting boundary, see the module docstring). Reading it makes every level.
     """
 
     image: np.ndarray
     sigmas: np.ndarray
-    response: np.ndarray
-    local_max: np.ndarray
-    candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
     floor: float
     smoothed: np.ndarray = field(repr=False)
+    coefficients: np.ndarray = field(repr=False)
+    _response: np.ndarray = field(init=False, repr=False)
+    _local_max: np.ndarray = field(init=False, repr=False)
+    _candidates: list[tuple[np.ndarray, ...] | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        shape = (len(self.sigmas),) + tuple(self.image.shape)
+        self._response = np.empty(shape, np.float32)
+        self._local_max = np.empty(shape, np.float32)
+        self._candidates = [None] * len(self.sigmas)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -99,8 +117,48 @@ class ScaleSpace:
 
     @property
     def nbytes(self) -> int:
-        """Memory held by the cached arrays, bytes."""
-        return int(self.response.nbytes + self.local_max.nbytes + self.image.nbytes + self.smoothed.nbytes)
+        """Memory the cached arrays can take with every level made, bytes."""
+        return int(self._response.nbytes + self._local_max.nbytes + self.image.nbytes + self.smoothed.nbytes
+                   + self.coefficients.nbytes)
+
+    @property
+    def n_made(self) -> int:
+        """How many levels have been made so far."""
+        return sum(c is not None for c in self._candidates)
+
+    def ensure(self, levels: Iterable[int], *, progress: ProgressCallback | None = None) -> None:
+        """Make the levels ``levels`` (indices into :attr:`sigmas`) that are not made yet.
+
+        ``progress`` (optional) is called per level as stage ``"LoG scale space"``.
+        """
+        todo = [int(k) for k in levels if self._candidates[int(k)] is None]
+        advance = start_stage(progress or as_progress(None), "LoG scale space", total=len(todo), unit="levels")
+        interior = np.zeros(self.shape, bool)
+        interior[1:-1, 1:-1] = True  # maxima on the outermost rows/columns sit on the mirror axis: no centre inside
+        for k in todo:
+            plane, local_max = self._response[k], self._local_max[k]
+            _log_level(self.coefficients, float(self.sigmas[k]), out=plane)
+            max3x3(plane, out=local_max)
+            flat = np.flatnonzero((plane >= local_max) & (plane > self.floor) & interior)
+            rows, cols = np.unravel_index(flat, self.shape)
+            x, y = refine_peaks(np.zeros(len(flat), int), rows, cols, plane[None])
+            self._candidates[k] = (flat, plane.ravel()[flat], x, y)
+            advance()
+
+    @property
+    def response(self) -> np.ndarray:
+        self.ensure(range(len(self.sigmas)))
+        return self._response
+
+    @property
+    def local_max(self) -> np.ndarray:
+        self.ensure(range(len(self.sigmas)))
+        return self._local_max
+
+    @property
+    def candidates(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        self.ensure(range(len(self.sigmas)))
+        return list(self._candidates)  # type: ignore[arg-type]
 
     def level_indices(self, sigmas: np.ndarray) -> np.ndarray:
         """Sorted unique indices of the cached levels nearest (in log sigma) to ``sigmas``."""
@@ -146,9 +204,9 @@ def scale_image(image: np.ndarray) -> np.ndarray:
     return ((img - lo) / (hi - lo)).astype(np.float32)
 
 
-def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float = 0.0,
+def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float = 0.0, lazy: bool = True,
                         progress: ProgressArg = None) -> ScaleSpace:
-    """Compute the LoG scale space of ``image`` once, for many :func:`find_blobs` calls.
+    """The LoG scale space of ``image``, for many :func:`find_blobs` calls.
 
     Parameters
     ----------
@@ -158,9 +216,12 @@ def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float =
         Sigmas to cache, pixels (e.g. from :func:`sigma_grid`).
     floor : float
         Lowest threshold later calls will use; candidates below it are dropped.
+    lazy : bool
+        True: each level is made when a call first needs it (:meth:`ScaleSpace.ensure`);
+        False: every level now. The numbers are the same.
     progress : bool or callable, optional
-        Progress of the two stages, ``"LoG scale space"`` (filtering) and ``"LoG
-        candidates"`` (maxima and sub-pixel positions), per level (:mod:`rewardscope.progress`).
+        Progress of making the levels now (``lazy=False``), stage ``"LoG scale space"``, per
+        level (:mod:`rewardscope.progress`).
 
     Returns
     -------
@@ -173,28 +234,19 @@ def prepare_scale_space(image: np.ndarray, *, sigmas: np.ndarray, floor: float =
     >>> space = prepare_scale_space(img, sigmas=sigma_grid(0.5, 3.0))
     >>> find_blobs(space, min_sigma=0.5, max_sigma=3, num_sigma=10, threshold=0.1, overlap=0.5)[["x", "y"]].round(1).values.tolist()
     [[10.0, 20.0]]
+    >>> space.n_made, len(space.sigmas)  # the levels nearest linspace(0.5, 3, 10)
+    (10, 47)
     """
     scaled = scale_image(image)
     grid = np.unique(np.asarray(sigmas, float))
     if grid.size == 0 or grid[0] <= 0:
         raise ParameterError(f"sigmas must be positive, got {np.asarray(sigmas).tolist()}")
-    report = as_progress(progress)
-    response = scale_normalized_log(scaled, grid, progress=report)
-    local_max = np.empty_like(response)
-    candidates = []
-    interior = np.zeros(scaled.shape, bool)
-    interior[1:-1, 1:-1] = True  # maxima on the outermost rows/columns sit on the mirror axis: no centre inside
-    advance = start_stage(report, "LoG candidates", total=len(grid), unit="levels")
-    for i in range(len(grid)):
-        max3x3(response[i], out=local_max[i])
-        flat = np.flatnonzero((response[i] >= local_max[i]) & (response[i] > floor) & interior)
-        rows, cols = np.unravel_index(flat, scaled.shape)
-        x, y = refine_peaks(np.zeros(len(flat), int), rows, cols, response[i][None])
-        candidates.append((flat, response[i].ravel()[flat], x, y))
-        advance()
     smoothed = ndimage.uniform_filter(scaled, size=3, mode="nearest")
-    return ScaleSpace(image=scaled, sigmas=grid, response=response, local_max=local_max,
-                      candidates=candidates, floor=float(floor), smoothed=smoothed)
+    coefficients = sp_fft.dctn(scaled, type=2, norm="ortho")
+    space = ScaleSpace(image=scaled, sigmas=grid, floor=float(floor), smoothed=smoothed, coefficients=coefficients)
+    if not lazy:
+        space.ensure(range(len(grid)), progress=as_progress(progress))
+    return space
 
 
 def max3x3(plane: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
@@ -255,19 +307,35 @@ def scale_normalized_log(image: np.ndarray, sigmas: np.ndarray, *,
     """
     img = np.asarray(image, np.float32)
     out = np.empty((len(sigmas),) + img.shape, np.float32)
-    coeffs = sp_fft.dctn(img, type=2, norm="ortho")
-    rows, cols = img.shape
+    coefficients = sp_fft.dctn(img, type=2, norm="ortho")
     advance = start_stage(progress or as_progress(None), "LoG scale space", total=len(out), unit="levels")
-    level = np.empty_like(coeffs)
     for i, s in enumerate(np.asarray(sigmas, float)):
-        g_y, d2_y = (np.float32(-s * s) * v.astype(np.float32) for v in kernel_transfer(s, rows))  # -sigma^2 here
-        g_x, d2_x = (v.astype(np.float32) for v in kernel_transfer(s, cols))
-        np.multiply.outer(d2_y, g_x, out=level)
-        level += np.multiply.outer(g_y, d2_x)
-        level *= coeffs
-        out[i] = sp_fft.idctn(level, type=2, norm="ortho")
+        _log_level(coefficients, s, out=out[i])
         advance()
     return out
+
+
+def _log_level(coefficients: np.ndarray, sigma: float, *, out: np.ndarray) -> None:
+    """One level of :func:`scale_normalized_log` from the image's orthonormal DCT-II, written into ``out``."""
+    g_y, d2_y, g_x, d2_x = _level_gains(sigma, *coefficients.shape)
+    level = np.multiply.outer(d2_y, g_x)
+    level += np.multiply.outer(g_y, d2_x)
+    level *= coefficients
+    out[...] = sp_fft.idctn(level, type=2, norm="ortho")
+
+
+@functools.lru_cache(maxsize=1024)
+def _level_gains(sigma: float, rows: int, cols: int) -> tuple[np.ndarray, ...]:
+    """float32 gains of one level (:func:`kernel_transfer` along both axes, ``-sigma^2`` on the rows'), read-only.
+
+    Remembered: a batch of frames (or windows) of one size asks for the same levels again.
+    """
+    g_y, d2_y = (np.float32(-sigma * sigma) * v.astype(np.float32) for v in kernel_transfer(sigma, rows))
+    g_x, d2_x = (v.astype(np.float32) for v in kernel_transfer(sigma, cols))
+    gains = (g_y, d2_y, g_x, d2_x)
+    for g in gains:
+        g.flags.writeable = False
+    return gains
 
 
 def kernel_transfer(sigma: float, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -352,6 +420,7 @@ def blob_arrays(space: ScaleSpace, *, min_sigma: float, max_sigma: float, num_si
         raise ParameterError(f"threshold {threshold} is below the prepared floor {space.floor}")
     lo, hi = sorted((float(min_sigma), float(max_sigma)))
     levels = space.level_indices(np.linspace(lo, hi, int(num_sigma)))
+    space.ensure(levels)
     lev, flat, value, x, y = _scale_space_peaks(space, levels, threshold)
     if len(flat) == 0:
         return {c: np.zeros(0) for c in BLOB_COLUMNS}
@@ -367,11 +436,11 @@ def _scale_space_peaks(space: ScaleSpace, levels: np.ndarray, threshold: float) 
     """(level, flat index, response, x, y) of 3 x 3 x 3 maxima over the selected levels above threshold."""
     out: list[list[np.ndarray]] = [[], [], [], [], []]
     for j, k in enumerate(levels):
-        flat, val, x, y = space.candidates[k]
+        flat, val, x, y = space._candidates[k]
         ok = val > threshold
         for nb in (j - 1, j + 1):
             if 0 <= nb < len(levels):
-                ok[ok] = val[ok] >= space.local_max[levels[nb]].ravel()[flat[ok]]
+                ok[ok] = val[ok] >= space._local_max[levels[nb]].ravel()[flat[ok]]
         for dest, arr in zip(out, (np.full(int(ok.sum()), k), flat[ok], val[ok], x[ok], y[ok]), strict=True):
             dest.append(arr)
     return tuple(np.concatenate(a) for a in out)
