@@ -343,7 +343,8 @@ def markdown(acc: pd.DataFrame, spd: pd.DataFrame, dfx: pd.DataFrame) -> str:
                  {"what": "batch: images/s after the first two (CPU)", "wall s": np.nan, "CPU s": np.nan,
                   "ratio": med["batch_images_per_s_cpu"]}])), "",
              "The study is timed in-process after one warm-up call (imports), as the process timings follow one "
-             "warm-up run. Per repeat: `atoms_logstar_speed.csv`. The machine is a shared 2-core VM whose speed varies "
+             "warm-up run; it includes the LoG filtering (each scale-space level is made when a trial first needs it), "
+             "as the paper's study includes blob_log's. Per repeat: `atoms_logstar_speed.csv`. The machine is a shared 2-core VM whose speed varies "
              "from run to run; the ratios pair each process with the paper's in the same repeat, and the CPU-time "
              "columns count only the measured processes (the figure process of `atoms` included).", ""])
     return "\n".join(lines)

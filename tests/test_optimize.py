@@ -180,3 +180,24 @@ def test_make_config_routes_study_fields_into_nested_settings():
     assert (again.study.trials, again.study.seed) == (7, 5)
     with pytest.raises(ParameterError, match="study.trials"):
         make_config(W, trials=0)
+
+
+def test_a_gate_keeps_the_choice_among_points_near_the_best_of_one_reward():
+    from rewardscope.optimize.select import select_point, selection_distances
+
+    front = np.array([[0.10, 1.0], [0.12, 0.5], [0.19, 0.45], [0.30, 0.2], [0.9, 0.0]])
+    assert select_point(front) == 3  # the compromise of min-max normalized rewards
+    assert select_point(front, gates=[2.0, np.nan]) == 1  # among rows 0-2, whose first reward is <= 0.2
+    assert np.isinf(selection_distances(front, gates=[2.0, np.nan])[3:]).all()
+    with pytest.raises(ParameterError, match="factors >= 1"):
+        select_point(front, gates=[0.5, np.nan])
+
+
+def test_run_study_chooses_inside_the_gate():
+    space = SearchSpace([FloatParam("x", 0.0, 1.0)])
+    study = dict(objective_names=["a", "b"], trials=40, progress=False)
+    plain = run_study(lambda p: [p["x"] + 0.1, 1.0 - p["x"]], space, **study)
+    gated = run_study(lambda p: [p["x"] + 0.1, 1.0 - p["x"]], space, selection_gates=[2.0, float("nan")], **study)
+    assert 0.3 < plain.best_params["x"] < 0.7
+    assert gated.best_params["x"] <= 2 * (gated.pareto["a"].min()) - 0.1 + 1e-12
+    assert np.isinf(gated.pareto.loc[gated.pareto["a"] > 2 * gated.pareto["a"].min(), "distance"]).all()

@@ -17,8 +17,8 @@ from rewardscope.optimize.pareto import _as_values, normalize
 SELECTION_RULES = ("euclidean", "chebyshev")
 
 
-def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
-                        weights: np.ndarray | None = None, scales: np.ndarray | None = None) -> np.ndarray:
+def selection_distances(values: np.ndarray, *, rule: str = "euclidean", weights: np.ndarray | None = None,
+                        scales: np.ndarray | None = None, gates: np.ndarray | None = None) -> np.ndarray:
     """Distance of every point to the ideal point on min-max normalized objectives.
 
     Parameters
@@ -32,6 +32,10 @@ def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
         Smallest span per objective in the normalisation (:func:`normalize`'s
         ``min_span``; default 0: plain min-max): differences far below an objective's
         scale are near-ties and do not outweigh another objective's real spread.
+    gates : array_like, shape (m,), optional
+        Per objective, a factor (>= 1; NaN: none): only points whose value is at most that
+        factor times the best value of the objective (a non-negative reward) are eligible; the
+        others get distance ``inf`` and the normalization spans the eligible points alone.
 
     Returns
     -------
@@ -41,10 +45,17 @@ def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
     --------
     >>> selection_distances([[0, 1], [1, 0], [0.4, 0.4]], rule="chebyshev").tolist()
     [1.0, 1.0, 0.4]
+    >>> selection_distances([[0.1, 1.0], [0.5, 0.0], [0.15, 0.6]], gates=[2.0, np.nan]).round(2).tolist()
+    [1.0, inf, 1.0]
     """
     if rule not in SELECTION_RULES:
         raise ParameterError(f"unknown selection rule {rule!r}; use one of {list(SELECTION_RULES)}")
     arr = _as_values(values)
+    eligible = gated(arr, gates)
+    if not eligible.all():
+        dist = np.full(len(arr), np.inf)
+        dist[eligible] = selection_distances(arr[eligible], rule=rule, weights=weights, scales=scales)
+        return dist
     norm = normalize(arr, min_span=scales)
     w = np.ones(arr.shape[1]) if weights is None else np.asarray(weights, float)
     if w.shape != (arr.shape[1],) or (w < 0).any():
@@ -55,8 +66,26 @@ def selection_distances(values: np.ndarray, *, rule: str = "euclidean",
     return np.abs(scaled).max(axis=1)
 
 
-def select_point(values: np.ndarray, *, rule: str = "euclidean",
-                 weights: np.ndarray | None = None, scales: np.ndarray | None = None) -> int:
+def gated(values: np.ndarray, gates: np.ndarray | None) -> np.ndarray:
+    """Which points pass every gate: value <= factor x the column's best (NaN factor: no gate).
+
+    Examples
+    --------
+    >>> gated(np.array([[0.1, 5.0], [0.3, 1.0]]), [2.0, np.nan]).tolist()
+    [True, False]
+    """
+    arr = _as_values(values)
+    if gates is None or len(arr) == 0:
+        return np.ones(len(arr), bool)
+    factor = np.asarray(gates, float)
+    if factor.shape != (arr.shape[1],) or (factor[np.isfinite(factor)] < 1).any():
+        raise ParameterError(f"gates must be {arr.shape[1]} factors >= 1 (NaN: none), got {list(gates)}")
+    limit = np.where(np.isfinite(factor), factor * np.nanmin(arr, axis=0), np.inf)
+    return np.all(arr <= limit, axis=1)
+
+
+def select_point(values: np.ndarray, *, rule: str = "euclidean", weights: np.ndarray | None = None,
+                 scales: np.ndarray | None = None, gates: np.ndarray | None = None) -> int:
     """Index of the point closest to the ideal point.
 
     Parameters
@@ -69,6 +98,8 @@ def select_point(values: np.ndarray, *, rule: str = "euclidean",
         Weight per objective.
     scales : array_like, shape (m,), optional
         Smallest span per objective (see :func:`selection_distances`).
+    gates : array_like, shape (m,), optional
+        Eligibility factors per objective (see :func:`selection_distances`).
 
     Returns
     -------
@@ -83,6 +114,6 @@ def select_point(values: np.ndarray, *, rule: str = "euclidean",
     arr = _as_values(values)
     if len(arr) == 0:
         raise ParameterError("cannot select a point from an empty set")
-    dist = selection_distances(arr, rule=rule, weights=weights, scales=scales)
+    dist = selection_distances(arr, rule=rule, weights=weights, scales=scales, gates=gates)
     dist = np.where(np.isnan(dist), np.inf, dist)
     return int(np.argmin(dist))

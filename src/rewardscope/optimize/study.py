@@ -214,7 +214,8 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
               study_name: str | None = None, warm_start: Sequence[Mapping[str, Any]] | None = None,
               progress: ProgressArg = True, reference_point: Sequence[float] | None = None,
               sampler_options: Mapping[str, Any] | None = None, stage: str | None = None,
-              selection_scales: Sequence[float] | None = None) -> StudyResult:
+              selection_scales: Sequence[float] | None = None,
+              selection_gates: Sequence[float] | None = None) -> StudyResult:
     """Minimise several objectives over a search space with Optuna.
 
     Parameters
@@ -257,6 +258,9 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
     selection_scales : sequence of float, optional
         Smallest span per objective when the Pareto point is chosen
         (:func:`~rewardscope.optimize.select.selection_distances`; default plain min-max).
+    selection_gates : sequence of float, optional
+        Per objective, a factor (NaN: none): the point is chosen among the Pareto points whose
+        value is at most that factor times the front's best (:func:`~rewardscope.optimize.select.gated`).
 
     Returns
     -------
@@ -309,6 +313,7 @@ def run_study(objective: Objective, space: SearchSpace, *, objective_names: Sequ
     seconds = time.perf_counter() - start
     return summarise_study(study, space, objective_names=names, selection=selection, seconds=seconds,
                            reference_point=reference_point, selection_scales=selection_scales,
+                           selection_gates=selection_gates,
                            sampler_name=sampler if isinstance(sampler, str) else type(sampler).__name__)
 
 
@@ -340,7 +345,8 @@ def trials_table(study: Any, space: SearchSpace, objective_names: Sequence[str])
 def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence[str],
                     selection: str = "euclidean", seconds: float = float("nan"),
                     reference_point: Sequence[float] | None = None, sampler_name: str = "",
-                    selection_scales: Sequence[float] | None = None) -> StudyResult:
+                    selection_scales: Sequence[float] | None = None,
+                    selection_gates: Sequence[float] | None = None) -> StudyResult:
     """Build a :class:`StudyResult` from an Optuna study (also a stored one).
 
     Parameters
@@ -354,8 +360,8 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
     reference_point : sequence of float, optional
         Raw-space hypervolume reference; default: normalized space, reference 1.1.
     sampler_name : str
-    selection_scales : sequence of float, optional
-        Smallest span per objective in the choice of the point (see :func:`run_study`).
+    selection_scales, selection_gates : sequence of float, optional
+        Smallest span and eligibility factor per objective in the choice of the point (see :func:`run_study`).
     """
     names = list(objective_names)
     trials = trials_table(study, space, names)
@@ -365,8 +371,9 @@ def summarise_study(study: Any, space: SearchSpace, *, objective_names: Sequence
     trials["pareto"] = pareto_mask(vals)
     pareto = trials[trials["pareto"]].drop(columns="pareto").reset_index(drop=True)
     pvals = pareto[names].to_numpy(float)
-    pareto["distance"] = selection_distances(pvals, rule=selection, scales=selection_scales)
-    best = _plateau_centre(pareto, select_point(pvals, rule=selection, scales=selection_scales), names, space)
+    choice = {"rule": selection, "scales": selection_scales, "gates": selection_gates}
+    pareto["distance"] = selection_distances(pvals, **choice)
+    best = _plateau_centre(pareto, select_point(pvals, **choice), names, space)
     pareto["selected"] = np.arange(len(pareto)) == best
     if reference_point is not None:
         hv = _hypervolume(pvals, np.asarray(reference_point, float))

@@ -44,6 +44,10 @@ class AmorphousConfig(BaseModel):
     classes: int = Field(4, ge=1, le=50, description="Atom classes whose median patches are the crystalline references.")
     class_window: LengthValue = Field(Length(2.0, "nm"), description="Patch window of the class clustering.")
     atom_trials: int = Field(100, ge=1, le=100_000, description="LoG* trials when atoms are not given.")
+    separation_gate: float | None = Field(
+        2.0, ge=1, description="The mask is chosen among the Pareto masks whose separation loss is at most this "
+                               "factor times the front's best (the data first, the shape among masks the data "
+                               "cannot tell apart); None: among the whole front.")
 
     @field_validator("covariance_types")
     @classmethod

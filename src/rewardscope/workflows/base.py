@@ -69,12 +69,16 @@ class Workflow:
     reward_scales : mapping of str to float, optional
         Smallest span of a reward when the Pareto point is chosen (its scale: a
         difference that matters); rewards not named, or None, are min-max normalized.
+    reward_gates : mapping of str to float, optional
+        Per reward, a factor: the point is chosen among the Pareto points where that
+        (non-negative) reward is at most the factor times its best value on the front.
     """
 
     rewards: Mapping[str, Reward]
     context: Any = None
     reference_point: Sequence[float] | None = None
     reward_scales: Mapping[str, float] | None = None
+    reward_gates: Mapping[str, float] | None = None
 
     #: Label of the trials' progress stage in :func:`run_workflow` (None: ``"optimizing (<sampler>)"``).
     stage = None
@@ -217,7 +221,9 @@ def optimize(workflow: Workflow, image: Any, settings: StudySettings | None = No
         study = run_study(lambda params: workflow.score(state, params), workflow.search_space(),
                           objective_names=workflow.objective_names, warm_start=warm_start, progress=report,
                           reference_point=workflow.reference_point, stage=stage,
-                          selection_scales=_scales(workflow), **settings.study_kwargs())
+                          selection_scales=_per_reward(workflow, workflow.reward_scales, 0.0),
+                          selection_gates=_per_reward(workflow, workflow.reward_gates, float("nan")),
+                          **settings.study_kwargs())
     t2 = time.perf_counter()
     output = workflow.run(state, study.best_params)
     t3 = time.perf_counter()
@@ -225,10 +231,9 @@ def optimize(workflow: Workflow, image: Any, settings: StudySettings | None = No
                      seconds={"prepare": t1 - t0, "optimize": t2 - t1, "total": t3 - t0})
 
 
-def _scales(workflow: Workflow) -> list[float] | None:
-    """The workflow's reward scales in objective order (None without any)."""
-    scales = workflow.reward_scales or {}
-    return [float(scales.get(name, 0.0)) for name in workflow.objective_names] if scales else None
+def _per_reward(workflow: Workflow, values: Mapping[str, float] | None, default: float) -> list[float] | None:
+    """A per-reward setting (scales, gates) in objective order, ``default`` where unnamed (None without any)."""
+    return [float(values.get(name, default)) for name in workflow.objective_names] if values else None
 
 
 def _prepare(workflow: Workflow, image: Any, progress: ProgressCallback) -> Any:
