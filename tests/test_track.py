@@ -387,6 +387,35 @@ def test_track_segments_the_frames_as_dask_tasks_same_serial_as_on_a_real_cluste
         track_particles(movie, scheduler="serial", segmenter="unet", **kw)
 
 
+def test_with_a_scheduler_the_drift_is_measured_while_the_frames_are_segmented():
+    """Drift on: the workers segment while the client measures the drift (frames spooled); same tracks as one chain."""
+    from rewardscope import track_particles
+    from rewardscope.workflows import movie_parallel
+
+    movie, _ = _merging_movie()
+    movie = np.stack([np.roll(frame, (0, f // 2), axis=(0, 1)) for f, frame in enumerate(movie)])  # a stage drift
+    kw = dict(trials=12, seed=3, pixel_size="0.5A", segment={"study": {"trials": 12}, "split_trials": 0})
+    spooled = []
+    spool = movie_parallel.ArrivingFrames.spool
+
+    def counting(self, path, *, until):
+        spooled.append(spool(self, path, until=until))
+        return spooled[-1]
+
+    movie_parallel.ArrivingFrames.spool = counting
+    try:
+        tasks = track_particles(movie, scheduler="serial", **kw)
+    finally:
+        movie_parallel.ArrivingFrames.spool = spool
+    chain = track_particles(movie, **kw)
+    assert len(spooled) == 1 and 0 <= spooled[0] <= len(movie)
+    pd.testing.assert_frame_equal(tasks.tables["drift"], chain.tables["drift"])
+    pd.testing.assert_frame_equal(tasks.tracks, chain.tracks)
+    assert tasks.events.to_dict("records") == chain.events.to_dict("records")
+    with pytest.raises(Exception, match="identical"):  # the drift's error, from its thread
+        track_particles(np.stack([movie[0]] * 4), scheduler="serial", **kw)
+
+
 def test_cli_track_scheduler_option(tmp_path):
     from typer.testing import CliRunner
 

@@ -27,7 +27,7 @@ import contextlib
 import os
 import resource
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -373,6 +373,8 @@ class ArrivingFrames:
     for); a frame is handed out once and then dropped, so memory holds only the frames
     read ahead. It lets :func:`~rewardscope.track.consistency.temporal_consistency` and the
     measurement run on a :class:`ParallelSegmentation` while its workers segment.
+    :meth:`spool` takes the frames that arrive while the consumer cannot start yet into a
+    file (the tracker measuring its drift meanwhile), so the workers need not wait.
 
     Examples
     --------
@@ -387,23 +389,66 @@ class ArrivingFrames:
         self.run = run  #: the run the frames come from, if any (its result once they are all in)
         self._arrived: dict[int, np.ndarray] = {}
         self._next = 0
+        self._spooled: Any = None  # the spool file (frames 0 .. _n_spooled - 1 were taken into it)
+        self._n_spooled = 0
 
     def __len__(self) -> int:
         return self._n
 
     def __getitem__(self, i: int) -> np.ndarray:
+        if i < self._n_spooled:
+            return self._spooled[i]
         while i not in self._arrived:
             if i < self._next:
                 raise IndexError(f"frame {i} was handed out already (the frames arrive once each)")
-            frame = next(self._source, None)
-            if frame is None:
-                raise IndexError(f"the movie ended at frame {self._next}, before frame {i}")
-            self._arrived[self._next] = frame
-            self._next += 1
-            if self._next == self._n:  # the last frame is in: let the source finish (its engine closes)
-                for _ in self._source:
-                    pass
+            k = self._next
+            self._arrived[k] = self._take()
         return self._arrived.pop(i)
+
+    def _take(self) -> np.ndarray:
+        """The next frame from the source; after the last one the source is run to its end (its engine closes)."""
+        frame = next(self._source, None)
+        if frame is None:
+            raise IndexError(f"the movie ended at frame {self._next}, before frame {self._n}")
+        self._next += 1
+        if self._next == self._n:
+            for _ in self._source:
+                pass
+        return frame
+
+    def spool(self, path: str | Path, *, until: Callable[[], bool]) -> int:
+        """Take the frames that arrive, from frame 0, into a file at ``path`` until ``until()`` holds.
+
+        ``until`` is asked before each frame (so a frame being waited for is still taken);
+        ``[i]`` then reads the spooled frames back from the file, one at a time, and the later
+        ones as they arrive. Returns how many frames were spooled.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> frames = ArrivingFrames(iter([np.full((2, 2), k, np.uint16) for k in range(3)]), n_frames=3)
+        >>> answers = iter([False, False, True])  # the consumer is ready before the third frame
+        >>> frames.spool(Path(tempfile.mkdtemp()) / "spool.raw", until=lambda: next(answers))
+        2
+        >>> [int(frames[k][0, 0]) for k in range(3)]
+        [0, 1, 2]
+        """
+        from rewardscope.io.frames import FileFrames
+
+        if self._next:
+            raise ValueError("spool() takes the frames from frame 0, before any is asked for")
+        first = None
+        with open(path, "wb") as out:  # raw frames, one after the other: read back with one pread each
+            while self._next < self._n and not until():
+                frame = np.ascontiguousarray(self._take())
+                first = frame if first is None else first
+                if frame.shape != first.shape or frame.dtype != first.dtype:
+                    raise ValueError(f"frame {self._next - 1} differs in shape or type from frame 0")
+                out.write(frame.tobytes())
+        if first is not None:
+            self._spooled = FileFrames(path, offset=0, shape=(self._next, *first.shape), dtype=first.dtype)
+            self._n_spooled = self._next
+        return self._next
 
     def close(self) -> None:
         """Stop the source (e.g. the run's engine) before its end."""

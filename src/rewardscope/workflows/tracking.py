@@ -508,7 +508,9 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         ``n_merges``, ``n_splits``, ``n_frames``, ``segmenter``, ``linker``, ``tune_frames``,
         ``frames_per_second`` (with a scheduler also ``segmentation_workers``: chunks, frames,
         peak memory in MiB and seconds per worker); ``seconds["segmentation"]`` covers the
-        temporal consistency and the measurement too (they run as the frames arrive).
+        temporal consistency and the measurement too (they run as the frames arrive). With a
+        scheduler the workers segment while the drift is measured here (the frames that arrive
+        meanwhile wait in a temporary file), so ``seconds["drift"]`` lies inside ``seconds["segmentation"]``.
 
     Raises
     ------
@@ -531,23 +533,25 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
     t0 = time.perf_counter()
     labels = None if masks is None else check_masks(masks, stack.shape)
     with progress_scope(progress) as report, tempfile.TemporaryDirectory(prefix="rewardscope-track-") as work:
-        drift = _drift(stack, cfg, report)
-        t_drift = time.perf_counter() - t0
-        if labels is None:
-            path = None if masks_path is None else Path(work) / "labels.tif"
-            if scheduler is not None:
-                labels = parallel_segmenter(inp, cfg, report, masks_path=path, scheduler=scheduler, workers=workers)
-            else:
-                labels = SEGMENTERS[cfg.segmenter](inp, cfg, report, masks_path=path)
-        arriving = labels
+        arriving = None
+        if labels is None and scheduler is not None:
+            labels = arriving = parallel_segmenter(inp, cfg, report, scheduler=scheduler, workers=workers)
         try:  # the labels are corrected and measured frame by frame, as they arrive from a scheduler
+            if arriving is not None:  # the workers segment while the drift is measured here
+                drift, t_drift = _drift_while_arriving(stack, cfg, report, arriving, Path(work) / "arrived.raw")
+            else:
+                drift = _drift(stack, cfg, report)
+                t_drift = time.perf_counter() - t0
+            if labels is None:
+                path = None if masks_path is None else Path(work) / "labels.tif"
+                labels = SEGMENTERS[cfg.segmenter](inp, cfg, report, masks_path=path)
             labels, det = _consistent_and_measured(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
                                                    None if masks_path is None else Path(work) / "consistent.tif",
                                                    progress=report)
         finally:
             getattr(arriving, "close", lambda: None)()  # an unfinished scheduler run stops here
         workers = _segmentation_workers(arriving)
-        t_seg = time.perf_counter() - t0 - t_drift
+        t_seg = time.perf_counter() - t0 - (t_drift if arriving is None else 0.0)
         state = TrackingState(det, labels, inp.pixel_size, cfg.tune_frames)
         (a, b), *_ = state.blocks
         context = dataclasses.replace(reward_context(det, n_frames=len(stack), frame_shape=stack.frame_shape,
@@ -625,6 +629,32 @@ def _consistent_and_measured(labels: Any, drift: pd.DataFrame | None, touch_fram
     from rewardscope.io.frames import tiff_frames
 
     return tiff_frames(path), det
+
+
+def _drift_while_arriving(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback, labels: Any,
+                          spool: Path) -> tuple[pd.DataFrame | None, float]:
+    """The drift, measured in a second thread while the label frames arriving meanwhile are spooled to ``spool``.
+
+    The temporal consistency needs the drift from frame 1 on; without this the workers
+    would stop after the chunks in flight and wait for it. Returns the drift and its seconds.
+    """
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not cfg.drift:
+        return None, 0.0
+
+    def timed() -> tuple[pd.DataFrame | None, float]:
+        t0 = time.perf_counter()
+        return _drift(stack, cfg, progress), time.perf_counter() - t0
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="rewardscope-drift")
+    try:
+        future = pool.submit(contextvars.copy_context().run, timed)
+        labels.spool(spool, until=future.done)
+        return future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _drift(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback) -> pd.DataFrame | None:
