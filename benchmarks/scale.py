@@ -328,7 +328,9 @@ def write_report(args, table, sim, glob, win):
                   f"{t['frame_px'].max():.0f} px, zarr on disk; `track_particles`, one process per case)", "",
                   markdown_table(t, digits=4), "",
                   "segment_consistency_measure_s: the segmentation with the client's temporal consistency and "
-                  "measurement, which consume each label frame as it arrives; linking_s: the linking study and the "
+                  "measurement, which consume each label frame as it arrives (with a scheduler the drift is "
+                  "measured in a second client thread while the workers segment, the frames arriving meanwhile "
+                  "spooled to a file: drift_s lies inside this); linking_s: the linking study and the "
                   "linking of every frame (in the client, after the last frame); masks_s: the track-id masks "
                   "written to TIFF. client_peak_rss_mib: the calling process's own peak resident set (VmHWM; "
                   "its label TIFFs are read and written with plain file I/O, rewardscope.io.frames, not memory "
