@@ -344,3 +344,20 @@ def test_the_neck_rule_splits_a_pair_the_blur_joins_and_leaves_a_lumpy_particle_
     assert res.summary["split"] == {"rule": "necks", "split_depth_px": 1.0, "split_necks": True}
     joined = classical.run(classical.prepare(movie[1]), {"sigma_px": 2.0})
     assert joined.labels.max() == 2  # without a split, the blur joins the pair
+
+
+def test_the_neck_rule_treats_a_diagonal_neck_as_the_same_neck_along_an_axis():
+    """A small particle touching a large one: the same geometry, along an axis and at 45 degrees.
+
+    The neck's width is a length, not a count of contact pixels (a diagonal cut has sqrt(2)
+    times more contacts than its length: counted, the 45-degree pair at 15 px stayed whole).
+    """
+    from rewardscope.segment.postprocess import split_touching
+
+    yy, xx = np.mgrid[:48, :48]
+    for gap, split in ((10, 0), (15, 1), (16, 1)):  # centre distance, px: heavily overlapping at 10
+        c = 16 + gap / np.sqrt(2)
+        diagonal = ((yy - 16) ** 2 + (xx - 16) ** 2 < 100) | ((yy - c) ** 2 + (xx - c) ** 2 < 36)
+        straight = ((yy - 24) ** 2 + (xx - 16) ** 2 < 100) | ((yy - 24) ** 2 + (xx - 16 - gap) ** 2 < 36)
+        got = [split_touching(m.astype(int), depth_px=0.5, necks_only=True)[1] for m in (diagonal, straight)]
+        assert got == [split, split], (gap, got)

@@ -151,16 +151,20 @@ def _neck_split(region: np.ndarray, depth_px: float) -> np.ndarray | None:
         if n < 2:
             return None
         pieces = watershed(-dist, markers, mask=region)
-        if _body_cut_pixels(pieces, ratio=NECK_SPLIT_RATIO) == 0:
+        if _body_cut_pixels(pieces, ratio=NECK_SPLIT_RATIO, euclidean=True) == 0:
             return pieces
         depth *= NECK_LADDER
 
 
-def _body_cut_pixels(labels: np.ndarray, *, ratio: float = NECK_RATIO) -> int:
+def _body_cut_pixels(labels: np.ndarray, *, ratio: float = NECK_RATIO, euclidean: bool = False) -> int:
     """Contact pixels (right or below neighbours of another non-zero label) of the body cuts.
 
     A pair of pieces counts its contact length only when that is wider than ``ratio``
-    (default :data:`NECK_RATIO`) times the smaller piece's equivalent diameter.
+    (default :data:`NECK_RATIO`) times the smaller piece's equivalent diameter. The length
+    is the number of contacts, horizontal plus vertical; with ``euclidean`` it is
+    ``hypot(horizontal, vertical)`` instead, the length of a straight cut at any angle (the
+    sum counts a diagonal cut sqrt(2) times too long: a 45-degree neck 8.5 px wide has 12
+    contacts).
 
     Examples
     --------
@@ -168,17 +172,26 @@ def _body_cut_pixels(labels: np.ndarray, *, ratio: float = NECK_RATIO) -> int:
     >>> dumbbell = halves.copy(); dumbbell[:4] = dumbbell[6:] = 0; dumbbell[1:9, 2:8] = 1; dumbbell[1:9, 12:18] = 2
     >>> _body_cut_pixels(halves), _body_cut_pixels(dumbbell)  # the 2-px neck of the dumbbell is free
     (10, 0)
+    >>> diagonal = np.where(np.add.outer(np.arange(12), np.arange(12)) < 12, 1, 2)  # a 45-degree cut, 15.6 px
+    >>> _body_cut_pixels(diagonal, ratio=2.0), _body_cut_pixels(diagonal, ratio=2.0, euclidean=True)
+    (22, 0)
     """
-    contacts = []
+    counts = []
     for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:])):
         touch = (a != b) & (a > 0) & (b > 0)
-        contacts.append(np.stack([np.minimum(a[touch], b[touch]), np.maximum(a[touch], b[touch])], 1))
-    pairs, length = np.unique(np.concatenate(contacts), axis=0, return_counts=True)
-    if not len(pairs):
+        pairs = np.stack([np.minimum(a[touch], b[touch]), np.maximum(a[touch], b[touch])], 1)
+        counts.append(pairs)
+    both = np.concatenate(counts)
+    if not len(both):
         return 0
+    pairs, index = np.unique(both, axis=0, return_inverse=True)
+    index = index.ravel()
+    horizontal = np.bincount(index[: len(counts[0])], minlength=len(pairs))
+    vertical = np.bincount(index[len(counts[0]):], minlength=len(pairs))
+    length = np.hypot(horizontal, vertical) if euclidean else horizontal + vertical
     diameter = np.sqrt(4 * np.bincount(labels.ravel()) / np.pi)
     body = length > ratio * np.minimum(diameter[pairs[:, 0]], diameter[pairs[:, 1]])
-    return int(length[body].sum())
+    return int((horizontal + vertical)[body].sum())
 
 
 def split_touching(labels: np.ndarray, *, depth_px: float, min_solidity: float = CONVEX_SOLIDITY,
