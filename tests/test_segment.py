@@ -361,3 +361,20 @@ def test_the_neck_rule_treats_a_diagonal_neck_as_the_same_neck_along_an_axis():
         straight = ((yy - 24) ** 2 + (xx - 16) ** 2 < 100) | ((yy - 24) ** 2 + (xx - 16 - gap) ** 2 < 36)
         got = [split_touching(m.astype(int), depth_px=0.5, necks_only=True)[1] for m in (diagonal, straight)]
         assert got == [split, split], (gap, got)
+
+
+def test_the_neck_rule_cuts_a_small_particle_off_a_lumpy_one_and_keeps_the_lumpy_one_whole():
+    """The watershed cuts the lumpy particle through its body too: those pieces are joined again, the neck kept.
+
+    (Left whole before: every depth that kept the small particle's marker also cut the lump.)
+    """
+    from rewardscope.segment.postprocess import split_touching
+
+    yy, xx = np.mgrid[:60, :70]
+    lumpy = ((yy - 38) ** 2 + (xx - 20) ** 2 < 100) | ((yy - 38) ** 2 + (xx - 34) ** 2 < 81)
+    for gap in (13.5, 14.0):
+        small = ((yy - 38 + gap) ** 2 + (xx - 20) ** 2 < 25) & ~lumpy
+        out, n_split, _ = split_touching((lumpy | small).astype(int), depth_px=0.5, necks_only=True)
+        assert n_split == 1 and out.max() == 2
+        assert len(np.unique(out[lumpy])) == 1 and (out[lumpy] > 0).all()  # the lump is one piece
+        assert np.mean(out[small] != out[lumpy][0]) > 0.9  # the small particle is the other one

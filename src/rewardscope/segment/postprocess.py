@@ -143,17 +143,63 @@ def _split_region(region: np.ndarray, depth_px: float) -> np.ndarray | None:
 
 
 def _neck_split(region: np.ndarray, depth_px: float) -> np.ndarray | None:
-    """Pieces at the shallowest depth >= ``depth_px`` (steps of NECK_LADDER) cut only at necks, or None."""
+    """Pieces at the shallowest depth >= ``depth_px`` (steps of NECK_LADDER) that a neck separates, or None.
+
+    The watershed pieces that touch along a body cut (wider than :data:`NECK_SPLIT_RATIO`
+    times the smaller one's equivalent diameter) are joined again first: a lumpy particle
+    next to a small one is one particle and a neck, not a reason to leave the pair joined.
+    """
     dist = ndi.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
     depth = float(depth_px)
     while True:
         markers, n = ndi.label(h_maxima(dist, depth))
         if n < 2:
             return None
-        pieces = watershed(-dist, markers, mask=region)
-        if _body_cut_pixels(pieces, ratio=NECK_SPLIT_RATIO, euclidean=True) == 0:
+        pieces = _rejoined(watershed(-dist, markers, mask=region), ratio=NECK_SPLIT_RATIO)
+        if pieces.max() >= 2:
             return pieces
         depth *= NECK_LADDER
+
+
+def _rejoined(pieces: np.ndarray, *, ratio: float) -> np.ndarray:
+    """``pieces`` with every pair that touches along a body cut (:func:`_body_contacts`) joined, labelled 1..k.
+
+    Examples
+    --------
+    >>> lumps = np.array([[1, 1, 2, 2, 0, 3], [1, 1, 2, 2, 3, 3]])  # 1 | 2 a body cut, 2 - 3 a neck
+    >>> _rejoined(lumps, ratio=0.75).tolist()
+    [[1, 1, 1, 1, 0, 2], [1, 1, 1, 1, 2, 2]]
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = int(pieces.max())
+    pairs, _, body = _body_contacts(pieces, ratio=ratio, euclidean=True)
+    graph = coo_matrix((np.ones(int(body.sum())), (pairs[body, 0], pairs[body, 1])), shape=(n + 1, n + 1))
+    _, group = connected_components(graph, directed=False)
+    present = np.unique(group[1:])
+    lut = np.zeros(n + 1, np.int32)
+    lut[1:] = np.searchsorted(present, group[1:]) + 1
+    return np.where(pieces > 0, lut[pieces], 0)
+
+
+def _body_contacts(labels: np.ndarray, *, ratio: float,
+                   euclidean: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of touching labels (m, 2), their contact pixels (m,) and which are body cuts (m,) (see :func:`_body_cut_pixels`)."""
+    found = []
+    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:])):
+        touch = (a != b) & (a > 0) & (b > 0)
+        found.append(np.stack([np.minimum(a[touch], b[touch]), np.maximum(a[touch], b[touch])], 1))
+    both = np.concatenate(found)
+    if not len(both):
+        return np.zeros((0, 2), int), np.zeros(0, int), np.zeros(0, bool)
+    pairs, index = np.unique(both, axis=0, return_inverse=True)
+    index = index.ravel()
+    horizontal = np.bincount(index[: len(found[0])], minlength=len(pairs))
+    vertical = np.bincount(index[len(found[0]):], minlength=len(pairs))
+    length = np.hypot(horizontal, vertical) if euclidean else horizontal + vertical
+    diameter = np.sqrt(4 * np.bincount(labels.ravel()) / np.pi)
+    return pairs, horizontal + vertical, length > ratio * np.minimum(diameter[pairs[:, 0]], diameter[pairs[:, 1]])
 
 
 def _body_cut_pixels(labels: np.ndarray, *, ratio: float = NECK_RATIO, euclidean: bool = False) -> int:
@@ -176,22 +222,8 @@ def _body_cut_pixels(labels: np.ndarray, *, ratio: float = NECK_RATIO, euclidean
     >>> _body_cut_pixels(diagonal, ratio=2.0), _body_cut_pixels(diagonal, ratio=2.0, euclidean=True)
     (22, 0)
     """
-    counts = []
-    for a, b in ((labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:])):
-        touch = (a != b) & (a > 0) & (b > 0)
-        pairs = np.stack([np.minimum(a[touch], b[touch]), np.maximum(a[touch], b[touch])], 1)
-        counts.append(pairs)
-    both = np.concatenate(counts)
-    if not len(both):
-        return 0
-    pairs, index = np.unique(both, axis=0, return_inverse=True)
-    index = index.ravel()
-    horizontal = np.bincount(index[: len(counts[0])], minlength=len(pairs))
-    vertical = np.bincount(index[len(counts[0]):], minlength=len(pairs))
-    length = np.hypot(horizontal, vertical) if euclidean else horizontal + vertical
-    diameter = np.sqrt(4 * np.bincount(labels.ravel()) / np.pi)
-    body = length > ratio * np.minimum(diameter[pairs[:, 0]], diameter[pairs[:, 1]])
-    return int((horizontal + vertical)[body].sum())
+    _, counts, body = _body_contacts(labels, ratio=ratio, euclidean=euclidean)
+    return int(counts[body].sum())
 
 
 def split_touching(labels: np.ndarray, *, depth_px: float, min_solidity: float = CONVEX_SOLIDITY,
