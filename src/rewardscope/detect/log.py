@@ -132,6 +132,8 @@ class ScaleSpace:
         ``progress`` (optional) is called per level as stage ``"LoG scale space"``.
         """
         todo = [int(k) for k in levels if self._candidates[int(k)] is None]
+        if not todo:  # every trial asks: most of the time nothing is left to make
+            return
         advance = start_stage(progress or as_progress(None), "LoG scale space", total=len(todo), unit="levels")
         interior = np.zeros(self.shape, bool)
         interior[1:-1, 1:-1] = True  # maxima on the outermost rows/columns sit on the mirror axis: no centre inside
@@ -324,7 +326,7 @@ def _log_level(coefficients: np.ndarray, sigma: float, *, out: np.ndarray) -> No
     out[...] = sp_fft.idctn(level, type=2, norm="ortho")
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=256)
 def _level_gains(sigma: float, rows: int, cols: int) -> tuple[np.ndarray, ...]:
     """float32 gains of one level (:func:`kernel_transfer` along both axes, ``-sigma^2`` on the rows'), read-only.
 
