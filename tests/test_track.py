@@ -387,14 +387,19 @@ def test_track_segments_the_frames_as_dask_tasks_same_serial_as_on_a_real_cluste
         track_particles(movie, scheduler="serial", segmenter="unet", **kw)
 
 
-def test_with_a_scheduler_the_drift_is_measured_while_the_frames_are_segmented():
-    """Drift on: the workers segment while the client measures the drift (frames spooled); same tracks as one chain."""
+@pytest.mark.parametrize("link_window", [500, 3])
+def test_with_a_scheduler_the_drift_is_measured_while_the_frames_are_segmented(link_window):
+    """Drift on: the workers segment while the client measures the drift (frames spooled); same tracks as one chain.
+
+    With 3-frame windows the frames are also linked as they arrive.
+    """
     from rewardscope import track_particles
     from rewardscope.workflows import movie_parallel
 
     movie, _ = _merging_movie()
     movie = np.stack([np.roll(frame, (0, f // 2), axis=(0, 1)) for f, frame in enumerate(movie)])  # a stage drift
-    kw = dict(trials=12, seed=3, pixel_size="0.5A", segment={"study": {"trials": 12}, "split_trials": 0})
+    kw = dict(trials=12, seed=3, pixel_size="0.5A", segment={"study": {"trials": 12}, "split_trials": 0},
+              link_window_frames=link_window)
     spooled = []
     spool = movie_parallel.ArrivingFrames.spool
 
@@ -412,6 +417,7 @@ def test_with_a_scheduler_the_drift_is_measured_while_the_frames_are_segmented()
     pd.testing.assert_frame_equal(tasks.tables["drift"], chain.tables["drift"])
     pd.testing.assert_frame_equal(tasks.tracks, chain.tracks)
     assert tasks.events.to_dict("records") == chain.events.to_dict("records")
+    assert (tasks.summary.get("link_window_frames") == 3) == (link_window == 3)
     with pytest.raises(Exception, match="identical"):  # the drift's error, from its thread
         track_particles(np.stack([movie[0]] * 4), scheduler="serial", **kw)
 
@@ -430,3 +436,62 @@ def test_cli_track_scheduler_option(tmp_path):
     assert pd.read_csv(tmp_path / "out" / "events.csv")["event"].tolist() == ["merge"]
     bad = CliRunner().invoke(app, [*args[:-2], "tcp://127.0.0.1:9", "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "scheduler" in bad.output and not (tmp_path / "bad").exists()
+
+
+# --------------------------------------------------------------------------- linking in windows (issue 15)
+
+
+def _seam_movie() -> pd.DataFrame:
+    """Two particles merge at frame 10 (a window seam below); a third is missed in frame 10."""
+    rows = []
+    for f in range(10):
+        rows += [_row(f, 20.0 + f, 30.0, label=1), _row(f, 40.0 - f, 30.0, label=2)]
+    rows += [_row(f, 30.0, 30.0, 160.0) for f in range(10, 20)]
+    rows += [_row(f, 10.0 + 0.5 * f, 50.0, label=3) for f in range(20) if f != 10]
+    return pd.DataFrame(rows).sort_values("frame", kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("window", [10, 9, 11, 5])
+def test_linking_in_windows_gives_the_whole_movie_linking_across_seams(window):
+    from rewardscope.track.windows import WindowedLinking
+
+    det = _seam_movie()
+    params = LinkParams(max_displacement_px=4, gap_frames=2, gap_distance_px=4, merge_distance_px=6)
+    whole = link_tracks(det, params)
+    assert whole.events.to_dict("records") == [{"frame": 10, "event": "merge", "parents": "1 2", "child": 4}]
+    linking = WindowedLinking(params, n_frames=20, window=window, overlap=4)
+    for f in range(20):
+        linking.add(det[det.frame == f])
+        assert linking.windows_linked == sum(stop <= f + 1 for _, stop, _, _ in linking.spans)  # linked on arrival
+    windowed = linking.result()
+    pd.testing.assert_frame_equal(windowed.tracks, whole.tracks)
+    pd.testing.assert_frame_equal(windowed.lineage, whole.lineage)
+    pd.testing.assert_frame_equal(windowed.events, whole.events)
+    with pytest.raises(ValueError, match="overlap"):
+        WindowedLinking(params, n_frames=20, window=10, overlap=3)  # no room for a gap of 2 frames
+
+
+def test_a_long_movie_is_linked_in_windows_before_its_last_frame_is_measured():
+    from rewardscope.simulate.movie import simulate_movie
+    from rewardscope.workflows.tracking import track_particles
+
+    sim = simulate_movie(frames=60, size=160, n_particles=4, merge_pairs=3, merge_triples=0, approach_speed=0.5,
+                         growth_rate=0.0, ripening_rate=0.0, diffusion=0.05, drift_speed=0.0, jump_probability=0.0,
+                         seed=2)
+    assert sim.events.frame.tolist() == [14, 20, 26, 31]  # one merge on a seam of the 20-frame windows
+    seen = []
+    res = track_particles(sim.movie, masks=sim.masks.astype(np.int32), drift=False, trials=16, seed=0,
+                          link_window_frames=20, progress=lambda stage, done, total: seen.append((str(stage), done)))
+    assert res.summary["link_window_frames"] == 20 and res.summary["tune_blocks"] == [[0, 20]]
+    first_window = seen.index(("linking the movie", 1))
+    assert first_window < seen.index(("measuring particles", 50)) < seen.index(("linking the movie", 3))
+    truth_parents = [sorted(int(p) for p in ps.split()) for ps in sim.events.parents]
+    assert res.events.frame.tolist() == sim.events.frame.tolist() and len(res.lineage) == 14
+    # parents by identity: the track of each true parent's first-frame mask
+    ids = {int(t): int(res.masks[int(g.frame.min())][sim.masks[int(g.frame.min())] == t][0])
+           for t, g in sim.tracks.groupby("track_id")}
+    assert [sorted(int(p) for p in ps.split()) for ps in res.events.parents] == [
+        sorted(ids[p] for p in ps) for ps in truth_parents]
+    whole = track_particles(sim.movie, masks=sim.masks.astype(np.int32), drift=False, trials=16, seed=0,
+                            link_window_frames=0)
+    assert "link_window_frames" not in whole.summary and whole.events.equals(res.events)

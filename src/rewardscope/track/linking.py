@@ -139,15 +139,26 @@ def _coords(det: pd.DataFrame, cols: list[str]) -> tuple[list[np.ndarray], np.nd
     Frames without detections get an empty array (laptrack allows them), so a movie
     with some empty frames links across them by gap closing.
     """
-    frames = det["frame"].to_numpy(int)
+    frames, index, order, starts, counts = _nodes(det)
     values = det[cols].to_numpy(float)
+    coords = [values[order[a:a + c]] if c else np.zeros((0, len(cols))) for a, c in zip(starts, counts)]
+    return coords, frames, index
+
+
+def _nodes(det: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``det`` its frame and its index among that frame's rows (laptrack's node ``(frame, index)``).
+
+    Also the rows in frame order and each frame's first position and count in it. The
+    index is the row's rank among its frame's rows in table order, so a window of frames
+    cut from a movie's table gives its rows the same indices as the whole table does.
+    """
+    frames = det["frame"].to_numpy(int)
     order = np.argsort(frames, kind="stable")
     counts = np.bincount(frames, minlength=int(frames.max()) + 1)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
     index = np.empty(len(det), int)
     index[order] = np.arange(len(det)) - np.repeat(starts, counts)
-    coords = [values[order[a:a + c]] if c else np.zeros((0, len(cols))) for a, c in zip(starts, counts)]
-    return coords, frames, index
+    return frames, index, order, starts, counts
 
 
 def _tree_tables(tree: Any, frames: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, list, list]:
@@ -196,21 +207,50 @@ def link_tracks(detections: pd.DataFrame, params: LinkParams) -> Linked:
     Linked
         Rows in the order of ``detections`` with ``track_id``; lineage and events.
     """
-    from laptrack import LapTrack
-
     det = detections.reset_index(drop=True)
     if det.empty:
         return _linked(det.assign(track_id=np.zeros(0, int)), [], [])
-    pos = _position_columns(det)
-    features = det[["frame", *pos]].copy()
-    features["radius_w"] = params.area_weight * np.sqrt(det["area_px"].to_numpy(float) / np.pi)
+    return linked_from_graph(det, lap_graph(det, params), params)
+
+
+def lap_graph(detections: pd.DataFrame, params: LinkParams) -> Any:
+    """laptrack's ``LapTrack`` link graph of non-empty detections (nodes ``(frame, index in frame)``).
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        As :func:`link_tracks` takes, at least one row; frames from 0.
+    params : LinkParams
+
+    Returns
+    -------
+    networkx.DiGraph
+        An edge per link (frame-to-frame, gap-closing, merge or split), from the earlier node.
+    """
+    from laptrack import LapTrack
+
+    pos = _position_columns(detections)
+    features = detections[["frame", *pos]].copy()
+    features["radius_w"] = params.area_weight * np.sqrt(detections["area_px"].to_numpy(float) / np.pi)
     tracker = LapTrack(cutoff=_cutoff(params.max_displacement_px),
                        gap_closing_cutoff=_cutoff(params.gap_distance_px) if params.gap_frames > 0 else False,
                        gap_closing_max_frame_count=int(params.gap_frames) + 1,
                        merging_cutoff=_cutoff(params.merge_distance_px),
                        splitting_cutoff=_cutoff(params.split_distance_px))
-    coords, frames, index = _coords(features, [*pos, "radius_w"])
-    ids, merges, splits = _tree_tables(tracker.predict(coords), frames, index)
+    coords, _, _ = _coords(features, [*pos, "radius_w"])
+    return tracker.predict(coords)
+
+
+def linked_from_graph(det: pd.DataFrame, graph: Any, params: LinkParams) -> Linked:
+    """Tracks, lineage and events from a link graph of ``det`` (rows indexed 0..n-1, frames from 0).
+
+    ``graph`` has ``nodes``, ``pred`` and ``succ`` as a networkx ``DiGraph`` (laptrack's, or
+    windows joined by :class:`~rewardscope.track.windows.WindowedLinking`). Merge
+    completion and the edge stitching (``touches_border``) follow, as in :func:`link_tracks`.
+    """
+    frames, index, *_ = _nodes(det)
+    ids, merges, splits = _tree_tables(graph, frames, index)
+    pos = _position_columns(det)
     if params.merge_reach and params.merge_distance_px:
         ids, merges = _complete_merges(det, pos, ids, merges, params)
     if "touches_border" in det:

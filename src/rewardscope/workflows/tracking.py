@@ -25,10 +25,14 @@ Lineage convention: a merge ends both parent tracks and starts a new track whose
 are the two; a split ends the parent and starts two children; more than two particles
 merging in one frame give one multi-parent merge.
 
-Speed and memory: the linking study scores its cut-offs on the first ``tune_frames``
-frames (a link costs about 10 ms per frame of 40 particles, so 40 trials on a whole
-200-frame movie would take minutes) and the whole movie is then linked once at the
-chosen point. With ``masks_path`` the per-frame labels go to a temporary TIFF and the
+Speed and memory: the linking study scores its cut-offs on ``tune_frames`` frames, blocks
+spread over the movie (a link costs about 10 ms per frame of 40 particles, so 40 trials on
+a whole 200-frame movie would take minutes), and the whole movie is then linked once at
+the chosen point. A movie longer than ``link_window_frames`` is a
+:class:`~rewardscope.workflows.tracking_state.TrackingStream`: the study's blocks lie in
+its first window, which is tuned as soon as it is measured, and the movie is then linked
+window by window (:mod:`rewardscope.track.windows`) while its later frames are still being
+segmented and measured, e.g. by dask workers. With ``masks_path`` the per-frame labels go to a temporary TIFF and the
 track-id masks straight to ``masks_path`` (memory-mapped, frame by frame), so memory does
 not grow with the movie's length; only the detection table (a few numbers per particle
 per frame) does. The ``overlap`` linker reads all label frames into memory (laptrack's
@@ -59,11 +63,12 @@ from rewardscope.optimize.settings import StudySettings
 from rewardscope.progress import ProgressArg, ProgressCallback, progress_scope, start_stage
 from rewardscope.result import Result
 from rewardscope.rewards.tracks import TRACK_REWARD_SCALES, TRACK_REWARDS, TrackReward, TrackRewardContext, step_scale_px
-from rewardscope.segment.measure import measure_particles
 from rewardscope.track.linking import Linked, LinkParams, link_overlap, link_tracks
 from rewardscope.units import Length, size_in_px
 from rewardscope.workflows.base import Workflow, run_workflow
 from rewardscope.workflows.tracking_config import TrackConfig
+from rewardscope.workflows.tracking_state import (MeasuredFrames, TrackingState, TrackingStream, tracking_state,
+                                                 tune_blocks)
 
 
 # --------------------------------------------------------------------------- results
@@ -169,82 +174,6 @@ SEGMENTERS: dict[str, Segmenter] = {"classical": movie_segmenter, "autoencoder":
 # --------------------------------------------------------------------------- the linking workflow
 
 
-@dataclass
-class TrackingState:
-    """What linking needs, computed once per movie.
-
-    Attributes
-    ----------
-    detections : pandas.DataFrame
-        One row per label per frame (``frame, label, x, y, x_aligned, y_aligned, area_px``, ...).
-    labels : array_like, shape (frames, rows, cols)
-        The per-frame label masks (may be memory-mapped).
-    pixel_size : Length or None
-    tune_frames : int
-        Frames the linking study links (0 or the movie's length: all), as
-        :func:`tune_blocks` spreads them over the movie.
-    """
-
-    detections: pd.DataFrame
-    labels: Any
-    pixel_size: Length | None = None
-    tune_frames: int = 0
-
-    @property
-    def blocks(self) -> list[tuple[int, int]]:
-        """``(start, stop)`` of the frame blocks the study links (:func:`tune_blocks`)."""
-        return tune_blocks(len(self.labels), self.tune_frames)
-
-    @property
-    def tuning(self) -> TrackingState | list[TrackingState]:
-        """The study's states: itself when it links the whole movie, else one per block, frames from 0."""
-        blocks = self.blocks
-        if blocks == [(0, len(self.labels))]:
-            return self
-        det, frame = self.detections, self.detections["frame"]
-        return [TrackingState(det[(frame >= a) & (frame < b)].assign(frame=frame[(frame >= a) & (frame < b)] - a),
-                              self.labels[a:b], self.pixel_size) for a, b in blocks]
-
-
-#: Frames per block of the linking study: long enough for gaps and merges to be seen linked.
-TUNE_BLOCK_FRAMES = 12
-
-
-def tune_blocks(n_frames: int, tune_frames: int, *, block: int = TUNE_BLOCK_FRAMES) -> list[tuple[int, int]]:
-    """Blocks of consecutive frames, spread evenly over the movie, that the linking study links.
-
-    Merges, growth and faster motion happen anywhere in a movie; the first frames alone
-    may hold none of them and leave the merge cut-offs unconstrained, so the study's
-    ``tune_frames`` are taken as blocks of ``block`` frames from the start to the end.
-
-    Parameters
-    ----------
-    n_frames : int
-    tune_frames : int
-        Total frames to link per trial (0 or >= ``n_frames``: the whole movie, one block).
-    block : int
-        Frames per block (fewer blocks when ``tune_frames`` is smaller than two blocks).
-
-    Returns
-    -------
-    list of (int, int)
-        ``(start, stop)`` per block, all of one length.
-
-    Examples
-    --------
-    >>> tune_blocks(200, 48)
-    [(0, 12), (63, 75), (125, 137), (188, 200)]
-    >>> tune_blocks(30, 0), tune_blocks(30, 20)
-    ([(0, 30)], [(0, 20)])
-    """
-    if tune_frames <= 0 or tune_frames >= n_frames:
-        return [(0, n_frames)]
-    count = max(1, tune_frames // block)
-    length = tune_frames // count
-    starts = np.unique(np.linspace(0, n_frames - length, count).round().astype(int))
-    return [(int(a), int(a) + length) for a in starts]
-
-
 class TrackingWorkflow(Workflow):
     """Linking cut-offs against the tracking rewards.
 
@@ -313,15 +242,24 @@ class TrackingWorkflow(Workflow):
         output.params = link
         return output
 
-    def finish(self, output: Linked, *, state: TrackingState, inp: Input,
+    def finish(self, output: Linked | list[Linked], *, state: TrackingState | list[TrackingState], inp: Input,
                progress: ProgressCallback) -> tuple[Linked, dict[str, Any]]:
-        """Link the whole movie at the chosen cut-offs (when the study saw only its first frames)."""
-        full: TrackingState = inp.image
-        tuned = {"tune_frames": int(sum(b - a for a, b in full.blocks)), "tune_blocks": [list(b) for b in full.blocks]}
+        """Link the whole movie at the chosen cut-offs (when the study saw only some of its frames).
+
+        A :class:`TrackingStream` is linked window by window as its later frames are measured.
+        """
+        full: TrackingState | TrackingStream = inp.image
+        tuned: dict[str, Any] = {"tune_frames": int(sum(b - a for a, b in full.blocks)),
+                                 "tune_blocks": [list(b) for b in full.blocks]}
+        chosen = output[0].params if isinstance(output, list) else output.params
+        if isinstance(full, TrackingStream):
+            linked = full.link(chosen, progress, max_gap_frames=self.config.max_gap_frames)
+            linked.params = chosen
+            return linked, {**tuned, "link_window_frames": full.window}
         if not isinstance(output, list):
             return output, tuned
         advance = start_stage(progress, "linking the movie", total=1, unit="linkings")
-        output = self.link(full, output[0].params)
+        output = self.link(full, chosen)
         advance()
         return output, tuned
 
@@ -448,23 +386,6 @@ def _movie(movie: Any, pixel_size: Length | None) -> Input:
     return inp
 
 
-def detections_table(tables: Sequence[pd.DataFrame], drift: pd.DataFrame | None, *, n_frames: int) -> pd.DataFrame:
-    """The per-frame particle tables as one, with ``x_aligned, y_aligned`` (positions less the drift).
-
-    Raises
-    ------
-    ImageValueError
-        No particle in any frame.
-    """
-    det = pd.concat(tables, ignore_index=True)
-    if det.empty:
-        raise ImageValueError(f"no particles found in any of the {n_frames} frames; nothing to track")
-    dx = np.zeros(n_frames) if drift is None else drift["dx"].to_numpy(float)
-    dy = np.zeros(n_frames) if drift is None else drift["dy"].to_numpy(float)
-    frames = det["frame"].to_numpy(int)
-    return det.assign(x_aligned=det["x"] - dx[frames], y_aligned=det["y"] - dy[frames])
-
-
 # --------------------------------------------------------------------------- entry point
 
 
@@ -511,6 +432,11 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         temporal consistency and the measurement too (they run as the frames arrive). With a
         scheduler the workers segment while the drift is measured here (the frames that arrive
         meanwhile wait in a temporary file), so ``seconds["drift"]`` lies inside ``seconds["segmentation"]``.
+        A movie longer than ``link_window_frames`` (lap linker) is linked window by window
+        while its later frames are measured: ``seconds["segmentation"]`` then ends at the
+        last frame's measurement and the linking study and windows lie partly inside it;
+        ``seconds["linking_after_last_frame"]`` is what linking adds after the last frame
+        (with summary ``link_window_frames``; the study's ``tune_blocks`` lie in the first window).
 
     Raises
     ------
@@ -536,7 +462,7 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
         arriving = None
         if labels is None and scheduler is not None:
             labels = arriving = parallel_segmenter(inp, cfg, report, scheduler=scheduler, workers=workers)
-        try:  # the labels are corrected and measured frame by frame, as they arrive from a scheduler
+        try:  # the labels are corrected, measured and linked frame by frame, as they arrive from a scheduler
             if arriving is not None:  # the workers segment while the drift is measured here
                 drift, t_drift = _drift_while_arriving(stack, cfg, report, arriving, Path(work) / "arrived.raw")
             else:
@@ -545,26 +471,33 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
             if labels is None:
                 path = None if masks_path is None else Path(work) / "labels.tif"
                 labels = SEGMENTERS[cfg.segmenter](inp, cfg, report, masks_path=path)
-            labels, det = _consistent_and_measured(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
-                                                   None if masks_path is None else Path(work) / "consistent.tif",
-                                                   progress=report)
+            measured = MeasuredFrames(labels, drift, cfg.touch_frames, stack, inp.pixel_size,
+                                      None if masks_path is None else Path(work) / "consistent.tif", progress=report)
+            del labels
+            state = tracking_state(measured, window=cfg.link_window_frames if cfg.linker == "lap" else 0,
+                                   tune_frames=cfg.tune_frames)
+            t_measured = time.perf_counter()
+            head = state.head if isinstance(state, TrackingStream) else state
+            (a, b), *_ = head.blocks
+            context = dataclasses.replace(reward_context(head.detections, n_frames=head.frames,
+                                                         frame_shape=stack.frame_shape, config=cfg,
+                                                         pixel_size=inp.pixel_size), n_frames=b - a)
+            workflow = TrackingWorkflow(config=cfg, context=context, rewards=rewards,
+                                        max_step_px=size_in_px(cfg.max_step, inp.pixel_size, "max_step"))
+            result = run_workflow(workflow, state, cfg, progress=report, state=head.tuning)
+            t_linked = time.perf_counter()
+            t_measured = getattr(state, "last_frame_at", None) or t_measured
+            t_seg = t_measured - t0 - (t_drift if arriving is None else 0.0)
         finally:
             getattr(arriving, "close", lambda: None)()  # an unfinished scheduler run stops here
         workers = _segmentation_workers(arriving)
-        t_seg = time.perf_counter() - t0 - (t_drift if arriving is None else 0.0)
-        state = TrackingState(det, labels, inp.pixel_size, cfg.tune_frames)
-        (a, b), *_ = state.blocks
-        context = dataclasses.replace(reward_context(det, n_frames=len(stack), frame_shape=stack.frame_shape,
-                                                     config=cfg, pixel_size=inp.pixel_size), n_frames=b - a)
-        workflow = TrackingWorkflow(config=cfg, context=context, rewards=rewards,
-                                    max_step_px=size_in_px(cfg.max_step, inp.pixel_size, "max_step"))
-        result = run_workflow(workflow, state, cfg, progress=report, state=state.tuning)
+        det = state.detections
         t_masks = time.perf_counter()
         with MaskSink(masks_path, shape=stack.shape, pixel_size=inp.pixel_size) as sink:
-            track_masks(labels, result.extras["linked"].tracks, sink)
+            track_masks(measured.labels, result.extras["linked"].tracks, sink)
         if masks_path is None:
             result.arrays["masks"] = sink.stack
-        del labels, state
+        del measured, state
     total = time.perf_counter() - t0
     result.summary["image_shape"] = list(stack.shape)
     result.summary.update({"n_frames": len(stack), "frame_shape": list(stack.frame_shape),
@@ -576,6 +509,7 @@ def track_particles(movie: LazyStack | np.ndarray | Sequence[np.ndarray] | str |
                            **({"segmentation_workers": workers} if workers else {}),
                            "masks": "streamed to file" if masks_path is not None else "in memory"})
     result.summary["seconds"].update({"drift": t_drift, "segmentation": t_seg,
+                                      "linking_after_last_frame": t_linked - t_measured,
                                       "masks": time.perf_counter() - t_masks, "all": total})
     if drift is not None:
         result.tables["drift"] = drift
@@ -587,48 +521,6 @@ def _segmentation_workers(labels: Any) -> dict[str, Any] | None:
     """Per worker of a scheduler run (chunks, frames, peak memory in MiB, seconds); None without one."""
     run = getattr(labels, "run", None)
     return run.workers if run is not None and run.finished else None  # not the whole result: its tables
-
-
-def _consistent_and_measured(labels: Any, drift: pd.DataFrame | None, touch_frames: int, stack: LazyStack,
-                             pixel_size: Length | None, path: Path | None, *,
-                             progress: ProgressCallback) -> tuple[Any, pd.DataFrame]:
-    """One pass over the frames: :func:`~rewardscope.track.consistency.temporal_consistency`, then the measurement.
-
-    Returns the labels linking reads again (the corrected ones, streamed to ``path`` if
-    given; the input itself when nothing was corrected and it can be read again) and the
-    detections (:func:`detections_table`). Frames are read once each, in order, so labels
-    arriving from a scheduler (:func:`parallel_segmenter`) are consumed as they come.
-
-    Raises
-    ------
-    ImageValueError
-        No particle in any frame.
-    """
-    from rewardscope.workflows.movie_parallel import ArrivingFrames
-
-    keep = touch_frames > 0 or isinstance(labels, ArrivingFrames)  # else the input is read again later
-    if touch_frames > 0:
-        from rewardscope.track.consistency import temporal_consistency
-
-        frames = temporal_consistency(labels, drift, touch_frames=touch_frames)
-    else:
-        frames = (np.asarray(labels[i]) for i in range(len(labels)))
-    advance = start_stage(progress, "measuring particles", total=len(labels), unit="frames")
-    tables = []
-    with MaskSink(path if keep else None, shape=stack.shape, pixel_size=pixel_size) as sink:
-        for i, frame in enumerate(frames):
-            if keep:
-                sink.add(frame)
-            tables.append(measure_particles(frame, stack[i], pixel_size=pixel_size, frame=i))
-            advance()
-    det = detections_table(tables, drift, n_frames=len(labels))
-    if not keep:
-        return labels, det
-    if path is None:
-        return sink.stack, det
-    from rewardscope.io.frames import tiff_frames
-
-    return tiff_frames(path), det
 
 
 def _drift_while_arriving(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback, labels: Any,

@@ -54,6 +54,11 @@ class TrackConfig(BaseModel):
     tune_frames: int = Field(48, ge=0, description="The linking study scores its cut-offs on this many frames, "
                              "blocks of 12 spread from the movie's start to its end (0: all), then the whole movie "
                              "is linked once with the chosen ones.")
+    link_window_frames: int = Field(500, ge=0, description="A movie longer than this is linked in windows of this "
+                                    "many frames (with 16 frames of context on each side) while its later frames "
+                                    "are still being segmented and measured; the linking study then tunes on the "
+                                    "first window (0: the whole movie at once, after its last frame; the overlap "
+                                    "linker always does).")
     merges: bool = Field(True, description="Allow merges (coalescence) in the linking.")
     splits: bool = Field(False, description="Allow splits in the linking.")
     edge_margin: LengthOrPixels = Field(Pixels(2.0), description="A particle this close to the frame's edge "
