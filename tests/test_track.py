@@ -495,3 +495,42 @@ def test_a_long_movie_is_linked_in_windows_before_its_last_frame_is_measured():
     whole = track_particles(sim.movie, masks=sim.masks.astype(np.int32), drift=False, trials=16, seed=0,
                             link_window_frames=0)
     assert "link_window_frames" not in whole.summary and whole.events.equals(res.events)
+
+
+def test_a_stage_jump_that_cuts_a_whole_particle_keeps_its_track():
+    """Whole (inside) in frames 0-2, cut by the edge after a jump in 3-5: the end need not touch the edge."""
+    rows = [dict(_row(f, 12.0, 30.0, area=300.0), touches_border=False) for f in range(3)]
+    rows += [dict(_row(f, 2.0, 30.0, area=60.0), touches_border=True) for f in range(3, 6)]
+    rows += [dict(_row(f, 60.0, 30.0, area=300.0, label=2), touches_border=False) for f in range(6)]
+    params = LinkParams(max_displacement_px=3, gap_frames=0, area_weight=1.0, merge_distance_px=None)
+    assert link_tracks(pd.DataFrame(rows), params).tracks.track_id.nunique() == 2
+    inside = pd.DataFrame(rows).assign(touches_border=False)  # not cut by the edge: a break
+    assert link_tracks(inside, params).tracks.track_id.nunique() == 3
+
+
+def _out_and_back(gap_dx: float) -> pd.DataFrame:
+    """A particle at the left edge (drift-corrected x = 5, radius 5 px) seen in frames 0-4 and 15-20.
+
+    In frames 5-14 the stage is shifted by ``gap_dx`` px; a second particle, seen in every
+    frame, carries that drift.
+    """
+    rows = []
+    for f in range(21):
+        dx = gap_dx if 5 <= f <= 14 else 0.0
+        if not 5 <= f <= 14:
+            rows.append({**_row(f, 5.0 + dx, 30.0), "x_aligned": 5.0, "y_aligned": 30.0, "touches_border": True})
+        rows.append({**_row(f, 60.0 + dx, 30.0, label=2), "x_aligned": 60.0, "y_aligned": 30.0,
+                     "touches_border": False})
+    return pd.DataFrame(rows)
+
+
+def test_a_particle_out_of_view_after_a_stage_jump_keeps_its_track_when_it_comes_back():
+    params = LinkParams(max_displacement_px=3, gap_frames=1, gap_distance_px=3, merge_distance_px=None,
+                        out_of_view_frames=20, frame_shape=(64, 80))
+    out = link_tracks(_out_and_back(-20.0), params)  # the stage moved it out of view (x = -15) and back
+    assert out.tracks.track_id.nunique() == 2 and out.lineage.end.tolist() == [20, 20]
+    seen = link_tracks(_out_and_back(+20.0), params)  # its place was in view (x = 25) and nothing was there
+    assert seen.tracks.track_id.nunique() == 3
+    for off in (dict(out_of_view_frames=0), dict(frame_shape=None), dict(out_of_view_frames=9)):
+        kept = dict(vars(params), **off)
+        assert link_tracks(_out_and_back(-20.0), LinkParams(**kept)).tracks.track_id.nunique() == 3, off

@@ -38,6 +38,7 @@ def track(
     max_gap_frames: int = option(TrackConfig, "max_gap_frames"),
     tune_frames: int = option(TrackConfig, "tune_frames"),
     link_window: int = option(TrackConfig, "link_window_frames", "--link-window"),
+    out_of_view_frames: int = option(TrackConfig, "out_of_view_frames"),
     touch_frames: int = option(TrackConfig, "touch_frames"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Segment the frames as dask tasks: local (a "
                                          "cluster on this machine), serial, or tcp://HOST:PORT (your cluster); "
@@ -57,6 +58,7 @@ def track(
     config = make_config(TrackConfig, None, pixel_size=pixel_size, segmenter=segmenter, drift=drift, linker=linker,
                          trials=trials, seed=seed, max_step=max_step, max_gap_frames=max_gap_frames,
                          tune_frames=tune_frames, link_window_frames=link_window,
+                         out_of_view_frames=out_of_view_frames,
                          touch_frames=touch_frames)
     if model is not None:
         config = config.model_copy(update={"segment": config.segment.model_copy(update={"network": str(model)})})

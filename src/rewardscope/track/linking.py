@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,13 @@ class LinkParams:
         detection in the next ``gap_frames + 1`` frames merged into it (adds the parents
         laptrack cannot give: a third parent, or one whose partner's plain link did not
         reach the merged particle); None: laptrack's merges only.
+    out_of_view_frames : int
+        A track that ends cut by the frame's edge resumes in one that starts cut by it up to
+        this many frames later at the same drift-corrected place, when its predicted
+        position lay at the edge or beyond in every frame between (the stage moved it out
+        of view; needs ``frame_shape``). 0 or 1: only the next frame (:func:`_stitch_edges`).
+    frame_shape : (int, int) or None
+        The frames' ``(rows, cols)``, for ``out_of_view_frames``.
     """
 
     max_displacement_px: float = 15.0
@@ -82,6 +90,8 @@ class LinkParams:
     split_distance_px: float | None = None
     area_weight: float = 0.0
     merge_reach: float | None = 1.5
+    out_of_view_frames: int = 0
+    frame_shape: tuple[int, int] | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, Any], *, merges: bool = True, splits: bool = False) -> LinkParams:
@@ -254,8 +264,36 @@ def linked_from_graph(det: pd.DataFrame, graph: Any, params: LinkParams) -> Link
     if params.merge_reach and params.merge_distance_px:
         ids, merges = _complete_merges(det, pos, ids, merges, params)
     if "touches_border" in det:
-        ids, merges, splits = _stitch_edges(det, pos, ids, merges, splits, params.max_displacement_px or 1.0)
+        ids, merges, splits = _stitch_edges(det, pos, ids, merges, splits, params.max_displacement_px or 1.0,
+                                            out_of_view=_out_of_view(det, pos, params),
+                                            max_frames=params.out_of_view_frames)
     return _linked(det.assign(track_id=ids), merges, splits)
+
+
+def _out_of_view(det: pd.DataFrame, pos: list[str], params: LinkParams) -> Callable[[np.ndarray, float, int, int],
+                                                                                      bool] | None:
+    """``(aligned yx, radius, first, last) -> True`` when a particle there is at the edge or beyond in frames first..last.
+
+    The predicted position in frame ``f`` is the drift-corrected one plus that frame's
+    drift (``x - x_aligned`` of its detections; interpolated over frames without any).
+    None when the rule is off (``out_of_view_frames`` <= 1 or no ``frame_shape``).
+    """
+    if params.out_of_view_frames <= 1 or params.frame_shape is None:
+        return None
+    frames = det["frame"].to_numpy(int)
+    n = int(frames.max()) + 1
+    raw = det[["y", "x"]].to_numpy(float) - det[pos].to_numpy(float) if pos != ["y", "x"] else np.zeros((len(det), 2))
+    count = np.bincount(frames, minlength=n)
+    seen = np.flatnonzero(count)
+    shift = np.stack([np.interp(np.arange(n), seen, (np.bincount(frames, raw[:, k], n) / np.maximum(count, 1))[seen])
+                      for k in (0, 1)], axis=1)
+    limit = np.asarray(params.frame_shape, float) - 1.0
+
+    def hidden(yx: np.ndarray, radius: float, first: int, last: int) -> bool:
+        at = yx + shift[first:last + 1]
+        return bool(np.all(np.minimum(at, limit - at).min(axis=1) < radius))
+
+    return hidden
 
 
 def _resumed_ends(frames: np.ndarray, xy: np.ndarray, radius: np.ndarray, first: dict[int, int],
@@ -275,17 +313,27 @@ def _resumed_ends(frames: np.ndarray, xy: np.ndarray, radius: np.ndarray, first:
 
 
 def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: list[tuple[int, int]],
-                  splits: list[tuple[int, int]], step_px: float) -> tuple[np.ndarray, list, list]:
-    """Join a track that ends cut by the frame's edge to one that starts cut by it next to it a frame later.
+                  splits: list[tuple[int, int]], step_px: float, *,
+                  out_of_view: Callable[[np.ndarray, float, int, int], bool] | None = None,
+                  max_frames: int = 1) -> tuple[np.ndarray, list, list]:
+    """Join a track that ends (cut by the frame's edge or not) to one that starts cut by it next to it later.
 
     A particle that the stage moves across the edge loses (or gains) visible pixels from
     one frame to the next: its visible area and centroid jump by up to its radius, beyond
-    any cut-off that keeps the interior's links right. A track ending at the edge without
-    children and a track starting at the edge in the next frame without parents, closer
-    than ``step_px`` plus twice the larger visible part's equivalent radius, are one
-    particle (pairs taken nearest first, each track once). Twice: a cut particle's visible
-    part is smaller than the particle (half a disc of radius R has the equivalent radius
-    0.71 R), and in a corner its centroid moves along both axes.
+    any cut-off that keeps the interior's links right. A track ending without children
+    and a track starting at the edge in the next frame without parents, closer than
+    ``step_px`` plus twice the larger visible part's equivalent radius, are one particle
+    (ends taken in time order, each joined to its nearest start, each track once); the
+    end need not touch the edge: a stage jump can cut a particle that was whole a frame
+    before. Twice: a cut particle's visible part is smaller than the particle (half a
+    disc of radius R has the equivalent radius 0.71 R), and in a corner its centroid moves
+    along both axes.
+
+    With ``out_of_view`` (:func:`_out_of_view`), for an end cut by the edge, a start up to
+    ``max_frames`` frames later is taken too (the earliest first), within
+    ``step_px * sqrt(frames)`` plus the same radii, when the particle's predicted place lay
+    at the edge or beyond, closer to it than the larger of the two tracks' largest radii,
+    in every frame between: it was out of view, as after a stage jump that comes back, not lost.
     """
     frames = det["frame"].to_numpy(int)
     xy = det[pos].to_numpy(float)
@@ -295,26 +343,37 @@ def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: li
     order = np.lexsort((frames, ids))
     first = {int(ids[i]): int(i) for i in order[::-1]}
     last = {int(ids[i]): int(i) for i in order}
+    largest = pd.Series(radius).groupby(ids).max().to_dict()
     parented = {c for _, c in merges + splits}
     parenting = {p for p, _ in merges + splits}
     starts: dict[int, list[int]] = {}
     for t, i in first.items():
-        if edge[i] and t not in parented:
+        if t not in parented:
             starts.setdefault(int(frames[i]), []).append(t)
+    ahead = max(1, int(max_frames)) if out_of_view is not None else 1
     rename: dict[int, int] = {}
     for t in sorted(last, key=lambda t: frames[last[t]]):
         t = rename.get(t, t)
         i = last[t]
-        if not edge[i] or t in parenting:
+        if t in parenting:
             continue
-        cands = [u for u in starts.get(int(frames[i]) + 1, []) if u != t and u not in rename]
-        dist = [np.hypot(*(xy[first[u]] - xy[i])) - 2 * max(radius[i], radius[first[u]]) for u in cands]
-        if not cands or min(dist) > step_px:
+        for gap in range(1, (ahead if edge[i] else 1) + 1):
+            cands = [u for u in starts.get(int(frames[i]) + gap, []) if u != t and u not in rename
+                     and edge[first[u]]]
+            dist = [np.hypot(*(xy[first[u]] - xy[i])) - 2 * max(radius[i], radius[first[u]]) for u in cands]
+            if gap > 1:
+                keep = [k for k, u in enumerate(cands) if out_of_view(  # type: ignore[misc]
+                    xy[i], max(largest[t], largest[u]), int(frames[i]) + 1, int(frames[i]) + gap - 1)]
+                cands, dist = [cands[k] for k in keep], [dist[k] for k in keep]
+            if cands and min(dist) <= step_px * np.sqrt(gap):
+                break
+        else:
             continue
         u = cands[int(np.argmin(dist))]
         ids[ids == u] = t
         rename[u] = t
         last[t] = last.pop(u)
+        largest[t] = max(largest[t], largest[u])
         if u in parenting:  # its children are the joined track's now: it no longer ends
             parenting.add(t)
     if rename:

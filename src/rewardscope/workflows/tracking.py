@@ -214,7 +214,9 @@ class TrackingWorkflow(Workflow):
         """The study's parameters as :class:`LinkParams` (defaults for what is not searched)."""
         full = {"max_displacement_px": self.max_step_px, "gap_distance_px": self.max_step_px,
                 "merge_distance_px": self.max_step_px, **params}
-        return LinkParams.from_params(full, merges=self.config.merges, splits=self.config.splits)
+        link = LinkParams.from_params(full, merges=self.config.merges, splits=self.config.splits)
+        return dataclasses.replace(link, out_of_view_frames=self.config.out_of_view_frames,
+                                   frame_shape=tuple(self.context.frame_shape))
 
     def prepare(self, image: TrackingState) -> TrackingState:
         """The study's blocks of the state prepared by :func:`track_particles` (itself for the whole movie)."""
