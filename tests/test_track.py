@@ -534,3 +534,16 @@ def test_a_particle_out_of_view_after_a_stage_jump_keeps_its_track_when_it_comes
     for off in (dict(out_of_view_frames=0), dict(frame_shape=None), dict(out_of_view_frames=9)):
         kept = dict(vars(params), **off)
         assert link_tracks(_out_and_back(-20.0), LinkParams(**kept)).tracks.track_id.nunique() == 3, off
+
+
+def test_a_stream_whose_first_window_holds_no_particle_takes_the_next_window_too():
+    from rewardscope.workflows.tracking import track_particles
+
+    yy, xx = np.mgrid[:48, :64]
+    masks = np.stack([((yy - 24) ** 2 + (xx - 10 - f) ** 2 < 25).astype(int) * (f >= 6) for f in range(30)])
+    res = track_particles(masks.astype(float), masks=masks, drift=False, trials=8, link_window_frames=4)
+    assert res.summary["link_window_frames"] == 4 and res.summary["tune_blocks"] == [[0, 8]]  # frames 0-3 empty too
+    assert res.lineage.to_dict("records") == [{"track_id": 1, "start": 6, "end": 29, "parents": ""}]
+    with pytest.raises(Exception, match="no particles"):
+        track_particles(np.zeros((12, 16, 16)) + np.arange(16), masks=np.zeros((12, 16, 16), int), drift=False,
+                        trials=4, link_window_frames=4)
