@@ -498,7 +498,7 @@ def test_a_long_movie_is_linked_in_windows_before_its_last_frame_is_measured():
 
 
 def test_a_stage_jump_that_cuts_a_whole_particle_keeps_its_track():
-    """Whole (inside) in frames 0-2, cut by the edge after a jump in 3-5: the end need not touch the edge."""
+    """Whole (inside) in frames 0-2, cut by the edge after a jump in 3-5, and the same backwards in time."""
     rows = [dict(_row(f, 12.0, 30.0, area=300.0), touches_border=False) for f in range(3)]
     rows += [dict(_row(f, 2.0, 30.0, area=60.0), touches_border=True) for f in range(3, 6)]
     rows += [dict(_row(f, 60.0, 30.0, area=300.0, label=2), touches_border=False) for f in range(6)]
@@ -506,6 +506,8 @@ def test_a_stage_jump_that_cuts_a_whole_particle_keeps_its_track():
     assert link_tracks(pd.DataFrame(rows), params).tracks.track_id.nunique() == 2
     inside = pd.DataFrame(rows).assign(touches_border=False)  # not cut by the edge: a break
     assert link_tracks(inside, params).tracks.track_id.nunique() == 3
+    back = pd.DataFrame(rows).assign(frame=lambda d: np.where(d.label == 1, 5 - d.frame, d.frame))
+    assert link_tracks(back, params).tracks.track_id.nunique() == 2  # a jump brings the cut particle into view
 
 
 def _out_and_back(gap_dx: float) -> pd.DataFrame:

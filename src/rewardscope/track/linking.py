@@ -75,12 +75,17 @@ class LinkParams:
         laptrack cannot give: a third parent, or one whose partner's plain link did not
         reach the merged particle); None: laptrack's merges only.
     out_of_view_frames : int
-        A track that ends cut by the frame's edge resumes in one that starts cut by it up to
-        this many frames later at the same drift-corrected place, when its predicted
+        A track that ends cut by the frame's edge resumes in one that starts (cut or whole) up
+        to this many frames later at the same drift-corrected place, when its predicted
         position lay at the edge or beyond in every frame between (the stage moved it out
         of view; needs ``frame_shape``). 0 or 1: only the next frame (:func:`_stitch_edges`).
     frame_shape : (int, int) or None
         The frames' ``(rows, cols)``, for ``out_of_view_frames``.
+    stitch_jumps : bool
+        Also join across stage jumps (:func:`_stitch_edges`): an end and a start of which only
+        one is cut by the edge, and ends that went out of view (``out_of_view_frames``).
+        False: only an end and a start both cut by the edge, a frame apart. The tracking
+        workflow's study scores its trials without it (see :mod:`rewardscope.workflows.tracking`).
     """
 
     max_displacement_px: float = 15.0
@@ -92,6 +97,7 @@ class LinkParams:
     merge_reach: float | None = 1.5
     out_of_view_frames: int = 0
     frame_shape: tuple[int, int] | None = None
+    stitch_jumps: bool = True
 
     @classmethod
     def from_params(cls, params: dict[str, Any], *, merges: bool = True, splits: bool = False) -> LinkParams:
@@ -265,7 +271,7 @@ def linked_from_graph(det: pd.DataFrame, graph: Any, params: LinkParams) -> Link
         ids, merges = _complete_merges(det, pos, ids, merges, params)
     if "touches_border" in det:
         ids, merges, splits = _stitch_edges(det, pos, ids, merges, splits, params.max_displacement_px or 1.0,
-                                            out_of_view=_out_of_view(det, pos, params),
+                                            jumps=params.stitch_jumps, out_of_view=_out_of_view(det, pos, params),
                                             max_frames=params.out_of_view_frames)
     return _linked(det.assign(track_id=ids), merges, splits)
 
@@ -278,7 +284,7 @@ def _out_of_view(det: pd.DataFrame, pos: list[str], params: LinkParams) -> Calla
     drift (``x - x_aligned`` of its detections; interpolated over frames without any).
     None when the rule is off (``out_of_view_frames`` <= 1 or no ``frame_shape``).
     """
-    if params.out_of_view_frames <= 1 or params.frame_shape is None:
+    if params.out_of_view_frames <= 1 or params.frame_shape is None or not params.stitch_jumps:
         return None
     frames = det["frame"].to_numpy(int)
     n = int(frames.max()) + 1
@@ -313,24 +319,24 @@ def _resumed_ends(frames: np.ndarray, xy: np.ndarray, radius: np.ndarray, first:
 
 
 def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: list[tuple[int, int]],
-                  splits: list[tuple[int, int]], step_px: float, *,
+                  splits: list[tuple[int, int]], step_px: float, *, jumps: bool = True,
                   out_of_view: Callable[[np.ndarray, float, int, int], bool] | None = None,
                   max_frames: int = 1) -> tuple[np.ndarray, list, list]:
-    """Join a track that ends (cut by the frame's edge or not) to one that starts cut by it next to it later.
+    """Join a track that ends to one that starts next to it later, when the frame's edge cut either.
 
     A particle that the stage moves across the edge loses (or gains) visible pixels from
     one frame to the next: its visible area and centroid jump by up to its radius, beyond
     any cut-off that keeps the interior's links right. A track ending without children
-    and a track starting at the edge in the next frame without parents, closer than
-    ``step_px`` plus twice the larger visible part's equivalent radius, are one particle
-    (ends taken in time order, each joined to its nearest start, each track once); the
-    end need not touch the edge: a stage jump can cut a particle that was whole a frame
-    before. Twice: a cut particle's visible part is smaller than the particle (half a
-    disc of radius R has the equivalent radius 0.71 R), and in a corner its centroid moves
-    along both axes.
+    and a track starting in the next frame without parents, both cut by the edge (with
+    ``jumps``: one of the two), closer than ``step_px`` plus twice the larger visible part's equivalent radius,
+    are one particle (ends taken in time order, each joined to its nearest start, each
+    track once): a stage jump can cut a particle that was whole a frame before, or bring a
+    cut one wholly into view. Twice: a cut particle's visible part is smaller than the
+    particle (half a disc of radius R has the equivalent radius 0.71 R), and in a corner
+    its centroid moves along both axes.
 
-    With ``out_of_view`` (:func:`_out_of_view`), for an end cut by the edge, a start up to
-    ``max_frames`` frames later is taken too (the earliest first), within
+    With ``out_of_view`` (:func:`_out_of_view`), for an end cut by the edge, a start (cut
+    or whole) up to ``max_frames`` frames later is taken too (the earliest first), within
     ``step_px * sqrt(frames)`` plus the same radii, when the particle's predicted place lay
     at the edge or beyond, closer to it than the larger of the two tracks' largest radii,
     in every frame between: it was out of view, as after a stage jump that comes back, not lost.
@@ -359,7 +365,7 @@ def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: li
             continue
         for gap in range(1, (ahead if edge[i] else 1) + 1):
             cands = [u for u in starts.get(int(frames[i]) + gap, []) if u != t and u not in rename
-                     and edge[first[u]]]
+                     and (edge[first[u]] or edge[i]) and (jumps or edge[first[u]] and edge[i])]
             dist = [np.hypot(*(xy[first[u]] - xy[i])) - 2 * max(radius[i], radius[first[u]]) for u in cands]
             if gap > 1:
                 keep = [k for k, u in enumerate(cands) if out_of_view(  # type: ignore[misc]

@@ -60,7 +60,7 @@ class TrackConfig(BaseModel):
                                     "first window (0: the whole movie at once, after its last frame; the overlap "
                                     "linker always does).")
     out_of_view_frames: int = Field(100, ge=0, description="A track that ends cut by the frame's edge resumes in "
-                                    "one that starts cut by it up to this many frames later at the same "
+                                    "one that starts up to this many frames later at the same "
                                     "drift-corrected place, if its predicted place lay at the edge or beyond in "
                                     "every frame between (the stage moved it out of view and back; 0: next frame "
                                     "only).")
