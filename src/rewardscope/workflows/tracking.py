@@ -32,8 +32,9 @@ the chosen point. A movie longer than ``link_window_frames`` is a
 :class:`~rewardscope.workflows.tracking_state.TrackingStream`: the study's blocks lie in
 its first window, which is tuned as soon as it is measured, and the movie is then linked
 window by window (:mod:`rewardscope.track.windows`) while its later frames are still being
-segmented and measured, e.g. by dask workers. With ``masks_path`` the per-frame labels go to a temporary TIFF and the
-track-id masks straight to ``masks_path`` (memory-mapped, frame by frame), so memory does
+segmented and measured, e.g. by dask workers. With ``masks_path`` the per-frame labels go
+to a temporary TIFF and the track-id masks straight to ``masks_path`` (memory-mapped,
+frame by frame), so memory does
 not grow with the movie's length; only the detection table (a few numbers per particle
 per frame) does. The ``overlap`` linker reads all label frames into memory (laptrack's
 ``OverLapTrack`` needs the whole stack).
@@ -569,5 +570,5 @@ def _drift(stack: LazyStack, cfg: TrackConfig, progress: ProgressCallback) -> pd
     return estimate_drift(stack, progress=progress)
 
 
-__all__ = ["SEGMENTERS", "TrackConfig", "TrackingState", "TrackingWorkflow", "TracksResult", "check_masks",
-           "track_particles"]
+__all__ = ["SEGMENTERS", "TrackConfig", "TrackingState", "TrackingStream", "TrackingWorkflow", "TracksResult",
+           "check_masks", "track_particles", "tune_blocks"]
