@@ -349,7 +349,7 @@ def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: li
     order = np.lexsort((frames, ids))
     first = {int(ids[i]): int(i) for i in order[::-1]}
     last = {int(ids[i]): int(i) for i in order}
-    largest = pd.Series(radius).groupby(ids).max().to_dict()
+    largest = pd.Series(radius).groupby(ids).max().to_dict() if out_of_view is not None else {}  # trials: none
     parented = {c for _, c in merges + splits}
     parenting = {p for p, _ in merges + splits}
     starts: dict[int, list[int]] = {}
@@ -379,7 +379,8 @@ def _stitch_edges(det: pd.DataFrame, pos: list[str], ids: np.ndarray, merges: li
         ids[ids == u] = t
         rename[u] = t
         last[t] = last.pop(u)
-        largest[t] = max(largest[t], largest[u])
+        if largest:
+            largest[t] = max(largest[t], largest[u])
         if u in parenting:  # its children are the joined track's now: it no longer ends
             parenting.add(t)
     if rename:
